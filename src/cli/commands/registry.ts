@@ -1,0 +1,162 @@
+import type { Command } from 'commander';
+import { formatBytes } from '../../config/units.js';
+import { type ClientOptions, requestJson, uploadFile } from '../client.js';
+import { ago, renderTable } from '../table.js';
+
+/** The fields of a version that the client commands print. */
+interface VersionView {
+  model: string;
+  version: number;
+  format: string;
+  sha256: string;
+  size_bytes: number;
+  aliases: string[];
+  status: string;
+  state: string;
+  created_at: string;
+  load: { state: string; loaded: boolean; memory_bytes: number };
+  usage: {
+    requests: number;
+    errors: number;
+    client_errors: number;
+    last_used_at: string | null;
+    latency_ms: { p50: number | null; p95: number | null };
+  };
+  signature: { inputs: TensorView[]; outputs: TensorView[] };
+}
+
+interface TensorView {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+interface ModelView {
+  name: string;
+  description: string;
+  aliases: Record<string, number>;
+  versions: VersionView[];
+}
+
+export function registerRegistryCommands(program: Command, client: () => ClientOptions): void {
+  program
+    .command('push')
+    .description('upload a model file as a new version')
+    .argument('<file>', 'model file to upload')
+    .requiredOption('-m, --model <name>', 'model name')
+    .option('-a, --alias <alias>', 'alias to point at the new version, such as production')
+    .option('-d, --description <text>', 'description of this version')
+    .action(
+      async (file: string, options: { model: string; alias?: string; description?: string }) => {
+        const query = new URLSearchParams({ filename: file.split('/').pop() ?? file });
+        if (options.alias) query.set('alias', options.alias);
+        if (options.description) query.set('description', options.description);
+        const path = `/api/v1/models/${encodeURIComponent(options.model)}/versions?${query}`;
+        const showProgress = process.stderr.isTTY;
+        const { status, body } = await uploadFile<VersionView>(
+          client(),
+          path,
+          file,
+          (sent, total) => {
+            if (!showProgress) return;
+            const percent = total === 0 ? 100 : Math.floor((sent / total) * 100);
+            process.stderr.write(
+              `\ruploading ${formatBytes(sent)} of ${formatBytes(total)} (${percent}%)`,
+            );
+          },
+        );
+        if (showProgress) process.stderr.write('\n');
+        const verb = status === 201 ? 'registered' : 'already registered as';
+        const aliases = body.aliases.length > 0 ? ` [${body.aliases.join(', ')}]` : '';
+        console.log(
+          `${body.model} version ${body.version} ${verb} (sha256 ${body.sha256.slice(0, 12)}, ${formatBytes(body.size_bytes)})${aliases}`,
+        );
+      },
+    );
+
+  program
+    .command('models')
+    .description('list every model and version with its status and usage')
+    .option('--json', 'print the API response as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const { models } = await requestJson<{ models: ModelView[] }>(
+        client(),
+        'GET',
+        '/api/v1/models',
+      );
+      if (options.json) {
+        console.log(JSON.stringify(models, null, 2));
+        return;
+      }
+      const rows = models.flatMap((model) => model.versions.map(versionRow));
+      console.log(renderTable(VERSION_HEADERS, rows));
+    });
+
+  program
+    .command('show')
+    .description('show one model: its aliases, versions and signatures')
+    .argument('<name>', 'model name')
+    .option('--json', 'print the API response as JSON')
+    .action(async (name: string, options: { json?: boolean }) => {
+      const model = await requestJson<ModelView>(
+        client(),
+        'GET',
+        `/api/v1/models/${encodeURIComponent(name)}`,
+      );
+      if (options.json) {
+        console.log(JSON.stringify(model, null, 2));
+        return;
+      }
+      console.log(`model ${model.name}${model.description ? `: ${model.description}` : ''}`);
+      const aliases = Object.entries(model.aliases).map(
+        ([alias, version]) => `${alias} -> ${version}`,
+      );
+      console.log(`aliases: ${aliases.length > 0 ? aliases.join(', ') : 'none'}`);
+      console.log('');
+      console.log(renderTable(VERSION_HEADERS, model.versions.map(versionRow)));
+      const newest = model.versions[model.versions.length - 1];
+      if (newest) {
+        console.log('');
+        console.log(`signature of version ${newest.version}:`);
+        for (const [role, tensors] of [
+          ['input', newest.signature.inputs],
+          ['output', newest.signature.outputs],
+        ] as const) {
+          for (const tensor of tensors) {
+            console.log(
+              `  ${role}  ${tensor.name}  ${tensor.datatype}  [${tensor.shape.join(', ')}]`,
+            );
+          }
+        }
+      }
+    });
+}
+
+const VERSION_HEADERS = [
+  'MODEL',
+  'VERSION',
+  'ALIASES',
+  'STATUS',
+  'LOADED',
+  'REQUESTS',
+  'ERRORS',
+  'P95 MS',
+  'LAST USED',
+  'SIZE',
+];
+
+function versionRow(version: VersionView): string[] {
+  const loaded = version.load.loaded ? formatBytes(version.load.memory_bytes) : version.load.state;
+  return [
+    version.model,
+    String(version.version),
+    version.aliases.join(',') || '-',
+    version.status,
+    loaded,
+    String(version.usage.requests),
+    String(version.usage.errors + version.usage.client_errors),
+    version.usage.latency_ms.p95 === null ? '-' : version.usage.latency_ms.p95.toFixed(2),
+    ago(version.usage.last_used_at),
+    formatBytes(version.size_bytes),
+  ];
+}

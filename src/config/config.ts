@@ -1,0 +1,292 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseBytes, parseDuration } from './units.js';
+
+/** The server configuration, frozen once resolved from flags, environment and file. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Bearer token required for every management write; undefined leaves writes open. */
+  readonly adminToken: string | undefined;
+  /** Allows a non-loopback bind address without an admin token. */
+  readonly insecure: boolean;
+  readonly logLevel: string;
+  readonly maxUploadBytes: number;
+  readonly maxRequestBytes: number;
+  /** Worker threads that run models. */
+  readonly workers: number;
+  /** Copies of each loaded version, each on its own worker thread. */
+  readonly instances: number;
+  /** Threads onnxruntime may use inside one run. */
+  readonly intraOpThreads: number;
+  readonly memoryBudgetBytes: number;
+  readonly loadTimeoutMs: number;
+  /** How long a request waits for its version to load before it gets a 503. */
+  readonly loadWaitMs: number;
+  /** First retry delay after a failed load; it doubles on each failure up to one hour. */
+  readonly loadRetryBackoffMs: number;
+  /** Unpinned versions unused for this long are unloaded; 0 disables idle unload. */
+  readonly idleUnloadMs: number;
+  /** Aliases whose versions load at start and stay pinned. */
+  readonly preloadAliases: readonly string[];
+  readonly usageFlushMs: number;
+  readonly drainTimeoutMs: number;
+  /** Folder with a manifest.json of example models to register when the registry is empty. */
+  readonly seedExamplesDir: string | undefined;
+}
+
+/** One configurable setting: its flag, environment variable, default and parser. */
+interface Setting<K extends keyof Config> {
+  readonly key: K;
+  readonly flag: string;
+  readonly env: string;
+  readonly help: string;
+  readonly parse: (text: string) => Config[K];
+  readonly fallback: () => Config[K];
+}
+
+function integer(what: string, min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`invalid ${what} "${text}": use a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+function flagBoolean(text: string): boolean {
+  return ['1', 'true', 'yes', 'on'].includes(text.toLowerCase());
+}
+
+function define<K extends keyof Config>(setting: Setting<K>): Setting<K> {
+  return setting;
+}
+
+/** A quarter of the machine's memory: room for the process, page cache and other services. */
+function defaultMemoryBudget(): number {
+  return Math.floor(os.totalmem() / 4);
+}
+
+export const SETTINGS = [
+  define({
+    key: 'host',
+    flag: '--host <address>',
+    env: 'STEWARD_HOST',
+    help: 'address to listen on',
+    parse: (text) => text,
+    fallback: () => '127.0.0.1',
+  }),
+  define({
+    key: 'port',
+    flag: '--port <number>',
+    env: 'STEWARD_PORT',
+    help: 'TCP port to listen on; 0 picks a free one',
+    parse: integer('port', 0, 65535),
+    fallback: () => 8080,
+  }),
+  define({
+    key: 'dataDir',
+    flag: '--data-dir <path>',
+    env: 'STEWARD_DATA_DIR',
+    help: 'folder for the registry database and model artifacts',
+    parse: (text) => path.resolve(text),
+    fallback: () => path.resolve('data'),
+  }),
+  define({
+    key: 'adminToken',
+    flag: '--admin-token <token>',
+    env: 'STEWARD_ADMIN_TOKEN',
+    help: 'bearer token required for management writes (prefer the environment variable)',
+    parse: (text) => (text === '' ? undefined : text),
+    fallback: () => undefined,
+  }),
+  define({
+    key: 'insecure',
+    flag: '--insecure',
+    env: 'STEWARD_INSECURE',
+    help: 'allow a non-loopback address without an admin token',
+    parse: flagBoolean,
+    fallback: () => false,
+  }),
+  define({
+    key: 'logLevel',
+    flag: '--log-level <level>',
+    env: 'STEWARD_LOG_LEVEL',
+    help: 'pino log level: trace, debug, info, warn, error, fatal or silent',
+    parse: (text) => {
+      const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+      if (!levels.includes(text)) {
+        throw new Error(`invalid log level "${text}": use one of ${levels.join(', ')}`);
+      }
+      return text;
+    },
+    fallback: () => 'info',
+  }),
+  define({
+    key: 'maxUploadBytes',
+    flag: '--max-upload-size <bytes>',
+    env: 'STEWARD_MAX_UPLOAD_SIZE',
+    help: 'largest model file accepted, with units such as 1GiB',
+    parse: (text) => parseBytes(text, 'max upload size'),
+    fallback: () => 1024 ** 3,
+  }),
+  define({
+    key: 'maxRequestBytes',
+    flag: '--max-request-size <bytes>',
+    env: 'STEWARD_MAX_REQUEST_SIZE',
+    help: 'largest inference request body, with units such as 64MiB',
+    parse: (text) => parseBytes(text, 'max request size'),
+    fallback: () => 64 * 1024 ** 2,
+  }),
+  define({
+    key: 'workers',
+    flag: '--workers <count>',
+    env: 'STEWARD_WORKERS',
+    help: 'worker threads that run models',
+    parse: integer('worker count', 1, 256),
+    fallback: () => os.availableParallelism(),
+  }),
+  define({
+    key: 'instances',
+    flag: '--instances <count>',
+    env: 'STEWARD_INSTANCES',
+    help: 'copies of each loaded version, each on its own worker thread',
+    parse: integer('instance count', 1, 64),
+    fallback: () => 1,
+  }),
+  define({
+    key: 'intraOpThreads',
+    flag: '--intra-op-threads <count>',
+    env: 'STEWARD_INTRA_OP_THREADS',
+    help: 'threads onnxruntime uses inside one run',
+    parse: integer('intra-op thread count', 1, 256),
+    fallback: () => 1,
+  }),
+  define({
+    key: 'memoryBudgetBytes',
+    flag: '--memory-budget <bytes>',
+    env: 'STEWARD_MEMORY_BUDGET',
+    help: 'memory all loaded versions may take together, with units such as 4GiB',
+    parse: (text) => parseBytes(text, 'memory budget'),
+    fallback: defaultMemoryBudget,
+  }),
+  define({
+    key: 'loadTimeoutMs',
+    flag: '--load-timeout <duration>',
+    env: 'STEWARD_LOAD_TIMEOUT',
+    help: 'longest a model load may take before it counts as failed, such as 120s',
+    parse: (text) => parseDuration(text, 'load timeout'),
+    fallback: () => 120_000,
+  }),
+  define({
+    key: 'loadWaitMs',
+    flag: '--load-wait <duration>',
+    env: 'STEWARD_LOAD_WAIT',
+    help: 'longest a request waits for its model to load before a 503, such as 30s',
+    parse: (text) => parseDuration(text, 'load wait'),
+    fallback: () => 30_000,
+  }),
+  define({
+    key: 'loadRetryBackoffMs',
+    flag: '--load-retry-backoff <duration>',
+    env: 'STEWARD_LOAD_RETRY_BACKOFF',
+    help: 'wait after a failed load before a request may retry it; doubles per failure',
+    parse: (text) => parseDuration(text, 'load retry backoff'),
+    fallback: () => 30_000,
+  }),
+  define({
+    key: 'idleUnloadMs',
+    flag: '--idle-unload <duration>',
+    env: 'STEWARD_IDLE_UNLOAD',
+    help: 'unload unpinned versions unused for this long, such as 30m; 0 never unloads',
+    parse: (text) => parseDuration(text, 'idle unload'),
+    fallback: () => 0,
+  }),
+  define({
+    key: 'preloadAliases',
+    flag: '--preload <aliases>',
+    env: 'STEWARD_PRELOAD',
+    help: 'comma-separated aliases whose versions load at start and stay pinned',
+    parse: (text) =>
+      text
+        .split(',')
+        .map((alias) => alias.trim())
+        .filter((alias) => alias !== ''),
+    fallback: () => [],
+  }),
+  define({
+    key: 'usageFlushMs',
+    flag: '--usage-flush-interval <duration>',
+    env: 'STEWARD_USAGE_FLUSH_INTERVAL',
+    help: 'how often usage figures are written to the registry',
+    parse: (text) => parseDuration(text, 'usage flush interval'),
+    fallback: () => 5_000,
+  }),
+  define({
+    key: 'drainTimeoutMs',
+    flag: '--drain-timeout <duration>',
+    env: 'STEWARD_DRAIN_TIMEOUT',
+    help: 'longest shutdown waits for requests in flight',
+    parse: (text) => parseDuration(text, 'drain timeout'),
+    fallback: () => 30_000,
+  }),
+  define({
+    key: 'seedExamplesDir',
+    flag: '--seed-examples <dir>',
+    env: 'STEWARD_SEED_EXAMPLES',
+    help: 'register the example models in this folder when the registry is empty',
+    parse: (text) => (text === '' ? undefined : path.resolve(text)),
+    fallback: () => undefined,
+  }),
+] as const;
+
+export type ConfigOverrides = { -readonly [K in keyof Config]?: Config[K] };
+
+/**
+ * Resolves the configuration. Precedence, highest first: explicit overrides (parsed flags),
+ * `STEWARD_*` environment variables, the JSON config file, then defaults.
+ */
+export function resolveConfig(
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+  configFile?: string,
+): Config {
+  const fromFile = configFile ? readConfigFile(configFile) : {};
+  const resolved: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const override = overrides[setting.key];
+    const envText = env[setting.env];
+    const fileValue = fromFile[setting.key];
+    if (override !== undefined) {
+      resolved[setting.key] = override;
+    } else if (envText !== undefined) {
+      resolved[setting.key] = setting.parse(envText);
+    } else if (fileValue !== undefined) {
+      resolved[setting.key] = setting.parse(String(fileValue));
+    } else {
+      resolved[setting.key] = setting.fallback();
+    }
+  }
+  return Object.freeze(resolved as unknown as Config);
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`config file ${file} must contain a JSON object`);
+  }
+  const known = new Set<string>(SETTINGS.map((setting) => setting.key));
+  for (const key of Object.keys(parsed)) {
+    if (!known.has(key)) {
+      throw new Error(`config file ${file} has unknown setting "${key}"`);
+    }
+  }
+  return parsed as Record<string, unknown>;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,47 @@
+import { AliasRepository } from './aliases.js';
+import { migrateToLatest, openSqlite, type RegistryDatabase } from './database.js';
+import { ModelRepository } from './models.js';
+import { UsageRepository } from './usage.js';
+
+/** The registry: one database, and one repository per concept stored in it. */
+export class Registry {
+  readonly database: RegistryDatabase;
+  readonly models: ModelRepository;
+  readonly aliases: AliasRepository;
+  readonly usage: UsageRepository;
+
+  constructor(database: RegistryDatabase) {
+    this.database = database;
+    this.models = new ModelRepository(database.db);
+    this.aliases = new AliasRepository(database.db);
+    this.usage = new UsageRepository(database.db);
+  }
+
+  /** Opens the SQLite registry in `dataDir` and applies pending migrations. */
+  static async openSqlite(dataDir: string): Promise<Registry> {
+    const database = openSqlite(dataDir);
+    await migrateToLatest(database);
+    return new Registry(database);
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const row = await this.database.db
+      .selectFrom('meta')
+      .select('value')
+      .where('key', '=', key)
+      .executeTakeFirst();
+    return row?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.database.db
+      .insertInto('meta')
+      .values({ key, value })
+      .onConflict((conflict) => conflict.column('key').doUpdateSet({ value }))
+      .execute();
+  }
+
+  async close(): Promise<void> {
+    await this.database.db.destroy();
+  }
+}

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Steward } from '../steward.js';
+import { installAdminAuth } from './auth.js';
+import { installErrorHandling } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { inferenceRoutes } from './routes/inference.js';
+import { modelRoutes } from './routes/models.js';
+
+/** Builds the HTTP server over a Steward instance; the caller listens and closes it. */
+export async function buildServer(steward: Steward): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: steward.logger as FastifyBaseLogger,
+    // Per-request lines come from the onResponse hook below at debug level, and from the
+    // error handler for failures, so Fastify's own per-request lines are off.
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'requestId',
+    }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // Requests arriving while the server closes get 503 instead of a reset connection.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    bodyLimit: 1024 * 1024,
+  });
+  installErrorHandling(app);
+  installAdminAuth(app, steward.config.adminToken);
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
+      'request completed',
+    );
+  });
+
+  healthRoutes(app, steward);
+  await app.register(async (scope) => inferenceRoutes(scope, steward));
+  await app.register(async (scope) => modelRoutes(scope, steward));
+  return app;
+}

@@ -1,0 +1,44 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { StewardError } from '../errors.js';
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Management writes: the registry API and the repository extension, not inference. */
+function isManagementWrite(request: FastifyRequest): boolean {
+  if (!WRITE_METHODS.has(request.method)) return false;
+  return request.url.startsWith('/api/') || request.url.startsWith('/v2/repository');
+}
+
+/**
+ * Requires `Authorization: Bearer <token>` on management writes when a token is configured.
+ * Both sides are hashed before the constant-time compare, so neither the token's bytes nor
+ * its length leak through timing.
+ */
+export function installAdminAuth(app: FastifyInstance, token: string | undefined): void {
+  if (token === undefined) return;
+  const expected = createHash('sha256').update(token).digest();
+  app.addHook('onRequest', async (request) => {
+    if (!isManagementWrite(request)) return;
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer (.+)$/i.exec(header);
+    const given = createHash('sha256')
+      .update(match ? match[1]! : '')
+      .digest();
+    if (!match || !timingSafeEqual(given, expected)) {
+      throw new StewardError(
+        'UNAUTHORIZED',
+        'this write needs the admin token: send "Authorization: Bearer <token>" (the value of STEWARD_ADMIN_TOKEN)',
+        { field: 'authorization' },
+      );
+    }
+  });
+}
+
+/** The actor recorded in histories: authenticated writes are the admin, others anonymous. */
+export function actorOf(request: FastifyRequest): string {
+  const given = request.headers['x-steward-actor'];
+  const name = typeof given === 'string' && /^[\w.@-]{1,64}$/.test(given) ? given : undefined;
+  const base = request.headers.authorization ? 'admin' : 'anonymous';
+  return name ? `${base}:${name}` : base;
+}

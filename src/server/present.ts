@@ -1,0 +1,63 @@
+import { healthOf } from '../governance/health.js';
+import type { ModelRecord, VersionRecord } from '../registry/records.js';
+import { platformOf } from '../runtimes/formats.js';
+import type { Steward } from '../steward.js';
+
+/** The management API's view of a version: registry facts, load state, usage and health. */
+export function presentVersion(steward: Steward, record: VersionRecord) {
+  const load = steward.manager.status(record);
+  const usage = steward.usage.snapshot(record.model, record.version);
+  const health = healthOf(record, load, usage);
+  return {
+    model: record.model,
+    version: record.version,
+    format: record.format,
+    platform: platformOf(record.format),
+    sha256: record.sha256,
+    size_bytes: record.sizeBytes,
+    source_name: record.sourceName,
+    description: record.description,
+    created_at: record.createdAt,
+    state: record.state,
+    state_reason: record.stateReason,
+    aliases: steward.catalog.aliasesOf(record.model, record.version),
+    status: health.status,
+    status_reasons: health.reasons,
+    load: {
+      state: load.state,
+      reason: load.reason,
+      loaded: load.instances > 0,
+      memory_bytes: load.memoryBytes,
+      measured_memory_bytes: load.lastMeasuredBytes,
+      load_ms: load.loadMs,
+      loaded_at: load.loadedAt,
+      in_flight: load.inFlight,
+      pinned: load.pinned,
+      instances: load.instances,
+      retry_at: load.retryAt,
+    },
+    usage: {
+      requests: usage.requests,
+      successes: usage.successes,
+      errors: usage.errors,
+      client_errors: usage.clientErrors,
+      first_used_at: usage.firstUsedAt,
+      last_used_at: usage.lastUsedAt,
+      latency_ms: usage.latencyMs,
+    },
+    signature: record.signature,
+  };
+}
+
+export function presentModel(steward: Steward, model: ModelRecord) {
+  const aliases: Record<string, number> = {};
+  for (const alias of steward.catalog.aliases(model.name)) aliases[alias.alias] = alias.version;
+  return {
+    name: model.name,
+    description: model.description,
+    labels: model.labels,
+    created_at: model.createdAt,
+    aliases,
+    versions: steward.catalog.versions(model.name).map((record) => presentVersion(steward, record)),
+  };
+}

@@ -1,0 +1,143 @@
+import type { Readable } from 'node:stream';
+import multipart from '@fastify/multipart';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { StewardError } from '../../errors.js';
+import type { PublishRequest } from '../../serving/publisher.js';
+import { checkModelName } from '../../serving/publisher.js';
+import type { Steward } from '../../steward.js';
+import { actorOf } from '../auth.js';
+import { presentModel, presentVersion } from '../present.js';
+
+interface NameParams {
+  name: string;
+}
+
+interface VersionParams extends NameParams {
+  version: string;
+}
+
+interface UploadQuery {
+  description?: string;
+  alias?: string;
+  filename?: string;
+}
+
+/** The management API over models and versions: listing, details and upload. */
+export async function modelRoutes(app: FastifyInstance, steward: Steward): Promise<void> {
+  app.get('/api/v1/models', async () => ({
+    models: steward.catalog
+      .modelNames()
+      .map((name) => presentModel(steward, steward.catalog.getModel(name)!)),
+  }));
+
+  app.get<{ Params: NameParams }>('/api/v1/models/:name', async (request) => {
+    const model = steward.catalog.getModel(request.params.name);
+    if (!model) throw modelNotFound(request.params.name);
+    return presentModel(steward, model);
+  });
+
+  app.get<{ Params: VersionParams }>('/api/v1/models/:name/versions/:version', async (request) => {
+    const record = steward.catalog.resolve(request.params.name, request.params.version);
+    return presentVersion(steward, record);
+  });
+
+  await app.register(async (upload) => uploadRoute(upload, steward));
+}
+
+/**
+ * `POST /api/v1/models/{name}/versions`: the model file as the raw body (any content type
+ * but multipart) or as the first file of a multipart form. Answers 201 with a new version, or
+ * 200 with the existing one when the model already has these exact bytes.
+ */
+async function uploadRoute(app: FastifyInstance, steward: Steward): Promise<void> {
+  const limit = steward.publisher.maxUploadBytes;
+  await app.register(multipart, { limits: { fileSize: limit, files: 1, fields: 10 } });
+  // Raw uploads are streamed to disk by the store, which enforces the limit as bytes arrive.
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  app.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
+    done(null, payload),
+  );
+
+  app.post<{ Params: NameParams; Querystring: UploadQuery }>(
+    '/api/v1/models/:name/versions',
+    async (request, reply) => {
+      checkModelName(request.params.name);
+      const declared = Number(request.headers['content-length'] ?? 0);
+      if (declared > limit) {
+        throw new StewardError(
+          'PAYLOAD_TOO_LARGE',
+          `model file of ${declared} bytes exceeds the upload limit of ${limit} bytes; raise --max-upload-size to accept it`,
+          { field: 'file' },
+        );
+      }
+      const publish = request.isMultipart() ? await fromMultipart(request) : fromRawBody(request);
+      const result = await steward.publisher.publish({
+        ...publish,
+        model: request.params.name,
+        actor: actorOf(request),
+      });
+      return reply.code(result.created ? 201 : 200).send(presentVersion(steward, result.record));
+    },
+  );
+}
+
+type UploadParts = Omit<PublishRequest, 'model' | 'actor'>;
+
+function fromRawBody(request: FastifyRequest<{ Querystring: UploadQuery }>): UploadParts {
+  const body = request.body as Readable | undefined;
+  if (!body || typeof (body as Readable).pipe !== 'function') {
+    throw new StewardError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'send the model file as the request body with Content-Type application/octet-stream, or as multipart/form-data',
+      { field: 'file' },
+    );
+  }
+  return {
+    source: body,
+    sourceName: request.query.filename ?? '',
+    description: request.query.description ?? '',
+    alias: request.query.alias,
+  };
+}
+
+async function fromMultipart(
+  request: FastifyRequest<{ Querystring: UploadQuery }>,
+): Promise<UploadParts> {
+  const file = await request.file();
+  if (!file) {
+    throw new StewardError(
+      'INVALID_ARGUMENT',
+      'the multipart form has no file part; add the model file',
+      {
+        field: 'file',
+      },
+    );
+  }
+  // Fields sent before the file part are available here; query fields take precedence.
+  const field = (name: string): string | undefined => {
+    const value = file.fields[name];
+    if (value && !Array.isArray(value) && value.type === 'field') return String(value.value);
+    return undefined;
+  };
+  file.file.on('limit', () => {
+    file.file.destroy(
+      new StewardError(
+        'PAYLOAD_TOO_LARGE',
+        'model file exceeds the upload limit; raise --max-upload-size to accept it',
+        { field: 'file' },
+      ),
+    );
+  });
+  return {
+    source: file.file,
+    sourceName: file.filename ?? '',
+    description: request.query.description ?? field('description') ?? '',
+    alias: request.query.alias ?? field('alias'),
+  };
+}
+
+function modelNotFound(name: string): StewardError {
+  return new StewardError('MODEL_NOT_FOUND', `model "${name}" is not registered`, {
+    field: 'name',
+  });
+}

@@ -1,0 +1,505 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import { formatBytes } from '../config/units.js';
+import { StewardError } from '../errors.js';
+import type { VersionRecord } from '../registry/records.js';
+import type { ArtifactStore } from '../storage/artifact-store.js';
+import type { Tensor } from '../tensors/types.js';
+import { Mutex, TimeoutError, withTimeout } from '../util/async.js';
+import { type LoadState, ManagedVersion, type Transition, versionKey } from './managed-version.js';
+import type { WorkerPool } from './worker-pool.js';
+import type { RunReply } from './worker-protocol.js';
+
+/** A version held for one request: it cannot be evicted or unloaded until released. */
+export interface Lease {
+  readonly record: VersionRecord;
+  run(inputs: readonly Tensor[], outputNames: readonly string[]): Promise<RunReply>;
+  release(): void;
+}
+
+/** What the API shows of a version's life in this process. */
+export interface VersionStatus {
+  readonly model: string;
+  readonly version: number;
+  readonly state: LoadState;
+  readonly reason: string;
+  readonly memoryBytes: number;
+  readonly lastMeasuredBytes: number;
+  readonly loadMs: number;
+  readonly loadedAt: string | null;
+  readonly lastUsedAt: string | null;
+  readonly inFlight: number;
+  readonly pinned: boolean;
+  readonly instances: number;
+  readonly retryAt: string | null;
+  readonly transitions: readonly Transition[];
+}
+
+export type ManagerSettings = Pick<
+  Config,
+  | 'memoryBudgetBytes'
+  | 'loadTimeoutMs'
+  | 'loadWaitMs'
+  | 'loadRetryBackoffMs'
+  | 'idleUnloadMs'
+  | 'instances'
+  | 'intraOpThreads'
+>;
+
+const MAX_BACKOFF_MS = 3_600_000;
+
+/**
+ * Keeps the loaded versions within the memory budget. Loads are lazy and single-flight, run one
+ * at a time so each load's memory growth is its own, and evict least-recently-used versions
+ * that are neither pinned nor in use.
+ *
+ * Events: `transition` (version: ManagedVersion, transition: Transition),
+ * `released` () whenever a request lets go of a version.
+ */
+export class ModelManager extends EventEmitter {
+  readonly #versions = new Map<string, ManagedVersion>();
+  readonly #pool: WorkerPool;
+  readonly #store: ArtifactStore;
+  readonly #settings: ManagerSettings;
+  readonly #logger: Logger;
+  readonly #loadLock = new Mutex();
+  /** Memory set aside for the load in progress, counted against the budget. */
+  #reservedBytes = 0;
+  #sweeper: NodeJS.Timeout | undefined;
+
+  constructor(pool: WorkerPool, store: ArtifactStore, settings: ManagerSettings, logger: Logger) {
+    super();
+    this.#pool = pool;
+    this.#store = store;
+    this.#settings = settings;
+    this.#logger = logger;
+    pool.on('instances-lost', (ids: string[], reason: string) =>
+      this.#onInstancesLost(ids, reason),
+    );
+  }
+
+  get budgetBytes(): number {
+    return this.#settings.memoryBudgetBytes;
+  }
+
+  /** Measured memory of every loaded version plus the reservation of a load in progress. */
+  usedBytes(): number {
+    let total = this.#reservedBytes;
+    for (const managed of this.#versions.values()) total += managed.memoryBytes;
+    return total;
+  }
+
+  /** Returns the managed entry of a version, creating it from the record on first sight. */
+  track(record: VersionRecord): ManagedVersion {
+    const key = versionKey(record.model, record.version);
+    let managed = this.#versions.get(key);
+    if (!managed) {
+      managed = new ManagedVersion(record);
+      this.#versions.set(key, managed);
+    } else {
+      managed.record = record;
+    }
+    return managed;
+  }
+
+  get(model: string, version: number): ManagedVersion | undefined {
+    return this.#versions.get(versionKey(model, version));
+  }
+
+  status(record: VersionRecord): VersionStatus {
+    return describe(this.track(record));
+  }
+
+  /** Versions with at least one loaded copy, most recently used first. */
+  loaded(): VersionStatus[] {
+    return [...this.#versions.values()]
+      .filter((managed) => managed.instances.length > 0)
+      .sort((a, b) => (b.lastUsedAt ?? 0) - (a.lastUsedAt ?? 0))
+      .map(describe);
+  }
+
+  /** Whether a request for this version would run now without waiting for a load. */
+  isReady(record: VersionRecord): boolean {
+    return this.#versions.get(versionKey(record.model, record.version))?.state === 'ready';
+  }
+
+  /**
+   * Holds a version for one request, loading it first when needed. Waits at most the
+   * configured load wait, then fails with 503 while the load itself goes on.
+   */
+  async acquire(record: VersionRecord): Promise<Lease> {
+    const managed = this.track(record);
+    const deadline = Date.now() + this.#settings.loadWaitMs;
+    for (;;) {
+      switch (managed.state) {
+        case 'ready':
+          return this.#lease(managed);
+        case 'archived':
+          throw new StewardError(
+            'MODEL_NOT_READY',
+            `model "${managed.model}" version ${managed.version} is archived and does not serve requests`,
+          );
+        case 'failed':
+          if (Date.now() < managed.retryAt) {
+            const seconds = Math.ceil((managed.retryAt - Date.now()) / 1000);
+            throw new StewardError(
+              'MODEL_NOT_READY',
+              `model "${managed.model}" version ${managed.version} failed to load: ${managed.reason} ` +
+                `(next automatic retry in ${seconds} s, or load it explicitly)`,
+            );
+          }
+          break;
+        case 'unloading':
+          await this.#waitFor(managed.unloading, managed, deadline);
+          continue;
+        default:
+          break;
+      }
+      try {
+        await this.#waitFor(this.load(record), managed, deadline);
+      } catch (error) {
+        if ((managed.state as LoadState) === 'ready') continue;
+        throw error;
+      }
+    }
+  }
+
+  /** Loads a version unless it is loaded or loading; an explicit load also skips the back-off. */
+  load(record: VersionRecord, options: { explicit?: boolean } = {}): Promise<void> {
+    const managed = this.track(record);
+    if (managed.state === 'archived') {
+      return Promise.reject(
+        new StewardError(
+          'CONFLICT',
+          `model "${managed.model}" version ${managed.version} is archived; it cannot be loaded`,
+        ),
+      );
+    }
+    if (managed.state === 'ready') return Promise.resolve();
+    if (managed.loading) return managed.loading;
+    if (managed.state === 'failed' && !options.explicit && Date.now() < managed.retryAt) {
+      return Promise.reject(new StewardError('MODEL_NOT_READY', managed.reason));
+    }
+    managed.loading = this.#load(managed).finally(() => {
+      managed.loading = undefined;
+    });
+    return managed.loading;
+  }
+
+  /** Unloads a version once its requests finish. Returns false when it was not loaded. */
+  async unload(model: string, version: number, reason: string): Promise<boolean> {
+    const managed = this.get(model, version);
+    if (!managed) return false;
+    if (managed.loading) await managed.loading.catch(() => undefined);
+    if (managed.unloading) {
+      await managed.unloading;
+      return true;
+    }
+    if (managed.state !== 'ready') return false;
+    managed.unloading = this.#unload(managed, reason).finally(() => {
+      managed.unloading = undefined;
+    });
+    await managed.unloading;
+    return true;
+  }
+
+  /** Adds or removes a pin; `reason` is `user` for explicit pins, `preload` for hot aliases. */
+  setPinned(record: VersionRecord, pinned: boolean, reason = 'user'): void {
+    const pins = this.track(record).pins;
+    if (pinned) pins.add(reason);
+    else pins.delete(reason);
+  }
+
+  /** Marks a version archived or back to registered; an archived version must be unloaded first. */
+  setArchived(record: VersionRecord, archived: boolean, reason: string): void {
+    const managed = this.track(record);
+    if (archived) this.#transition(managed, 'archived', reason);
+    else if (managed.state === 'archived') this.#transition(managed, 'registered', reason);
+  }
+
+  /** Forgets a deleted version after unloading it. */
+  async forget(model: string, version: number, reason: string): Promise<void> {
+    await this.unload(model, version, reason);
+    this.#versions.delete(versionKey(model, version));
+  }
+
+  /** Starts the timer that unloads versions idle for longer than the idle-unload setting. */
+  startIdleSweeper(): void {
+    if (this.#settings.idleUnloadMs <= 0 || this.#sweeper) return;
+    const every = Math.min(30_000, Math.max(250, Math.floor(this.#settings.idleUnloadMs / 4)));
+    this.#sweeper = setInterval(() => this.#sweepIdle(), every);
+    this.#sweeper.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    const loaded = [...this.#versions.values()].filter((m) => m.state === 'ready');
+    await Promise.all(loaded.map((m) => this.unload(m.model, m.version, 'server stopping')));
+  }
+
+  #lease(managed: ManagedVersion): Lease {
+    managed.inFlight += 1;
+    managed.lastUsedAt = Date.now();
+    let released = false;
+    return {
+      record: managed.record,
+      run: (inputs, outputNames) => {
+        const instance = managed.nextInstance();
+        return this.#pool.run(instance.slot, instance.id, inputs, outputNames);
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        managed.release();
+        this.emit('released');
+      },
+    };
+  }
+
+  async #waitFor(
+    work: Promise<void> | undefined,
+    managed: ManagedVersion,
+    deadline: number,
+  ): Promise<void> {
+    if (!work) return;
+    try {
+      await withTimeout(work, deadline - Date.now(), 'load wait exceeded');
+    } catch (error) {
+      if (!(error instanceof TimeoutError)) throw error;
+      throw new StewardError(
+        'MODEL_NOT_READY',
+        `model "${managed.model}" version ${managed.version} is still ${managed.state} after ` +
+          `${this.#settings.loadWaitMs} ms; retry later`,
+      );
+    }
+  }
+
+  async #load(managed: ManagedVersion): Promise<void> {
+    this.#transition(managed, 'loading', 'load requested');
+    const release = await this.#loadLock.lock();
+    const started = performance.now();
+    try {
+      const estimate = Math.max(managed.lastMeasuredBytes, managed.record.sizeBytes);
+      this.#checkFitsBudget(managed, estimate);
+      await this.#makeRoom(estimate, managed);
+      this.#reservedBytes = estimate;
+      const file = await this.#store.open(managed.record.sha256);
+      const measured = await this.#loadInstances(managed, file);
+      this.#reservedBytes = 0;
+      managed.memoryBytes = Math.max(measured, managed.record.sizeBytes);
+      managed.lastMeasuredBytes = managed.memoryBytes;
+      this.#checkFitsBudget(managed, managed.memoryBytes);
+      await this.#makeRoom(0, managed);
+      managed.loadMs = performance.now() - started;
+      managed.loadedAt = Date.now();
+      managed.failures = 0;
+      managed.retryAt = 0;
+      this.#transition(managed, 'ready', `loaded in ${Math.round(managed.loadMs)} ms`);
+      this.#logger.info(
+        {
+          model: managed.model,
+          version: managed.version,
+          loadMs: Math.round(managed.loadMs),
+          memoryBytes: managed.memoryBytes,
+          instances: managed.instances.length,
+        },
+        'model loaded',
+      );
+    } catch (error) {
+      this.#reservedBytes = 0;
+      await this.#dropInstances(managed);
+      managed.failures += 1;
+      const backoff = Math.min(
+        MAX_BACKOFF_MS,
+        this.#settings.loadRetryBackoffMs * 2 ** (managed.failures - 1),
+      );
+      managed.retryAt = Date.now() + backoff;
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#transition(managed, 'failed', reason);
+      this.#logger.error(
+        { model: managed.model, version: managed.version, err: error, retryInMs: backoff },
+        'model load failed',
+      );
+      throw error instanceof StewardError
+        ? error
+        : new StewardError(
+            'MODEL_NOT_READY',
+            `model "${managed.model}" version ${managed.version} failed to load: ${reason}`,
+            { cause: error },
+          );
+    } finally {
+      release();
+    }
+  }
+
+  /** Loads each copy on its own worker and returns the memory they added together. */
+  async #loadInstances(managed: ManagedVersion, file: string): Promise<number> {
+    const used = new Set<number>();
+    let measured = 0;
+    const copies = Math.min(this.#settings.instances, this.#pool.size);
+    for (let copy = 0; copy < copies; copy += 1) {
+      const slot = this.#pool.leastBusy(used);
+      used.add(slot);
+      const id = `${managed.key}#${randomUUID()}`;
+      const timeoutMs = this.#settings.loadTimeoutMs;
+      try {
+        const reply = await withTimeout(
+          this.#pool.load(slot, id, managed.record.format, file, this.#settings.intraOpThreads),
+          timeoutMs,
+          `load timed out after ${timeoutMs} ms`,
+        );
+        managed.instances.push({ id, slot });
+        measured += reply.residentGrowthBytes;
+      } catch (error) {
+        if (error instanceof TimeoutError) {
+          // The native load cannot be interrupted; replacing the worker is the only way out.
+          await this.#pool.restart(slot, `load of ${managed.key} timed out`);
+        }
+        throw error;
+      }
+    }
+    return measured;
+  }
+
+  #checkFitsBudget(managed: ManagedVersion, bytes: number): void {
+    if (bytes <= this.#settings.memoryBudgetBytes) return;
+    throw new StewardError(
+      'MODEL_TOO_LARGE',
+      `model "${managed.model}" version ${managed.version} needs ${formatBytes(bytes)}, more than ` +
+        `the whole memory budget of ${formatBytes(this.#settings.memoryBudgetBytes)}; ` +
+        'raise --memory-budget to serve it',
+    );
+  }
+
+  /**
+   * Evicts least-recently-used versions until `need` more bytes fit in the budget. Versions in
+   * use or pinned are never evicted; when only those remain, waits for a request to finish
+   * until the load timeout.
+   */
+  async #makeRoom(need: number, loading: ManagedVersion): Promise<void> {
+    const deadline = Date.now() + this.#settings.loadTimeoutMs;
+    while (this.usedBytes() + need > this.#settings.memoryBudgetBytes) {
+      const victim = this.#leastRecentlyUsed(loading);
+      if (victim) {
+        await this.unload(
+          victim.model,
+          victim.version,
+          `evicted to make room for ${loading.model} version ${loading.version}`,
+        );
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new StewardError(
+          'MODEL_NOT_READY',
+          `memory budget of ${formatBytes(this.#settings.memoryBudgetBytes)} is held by pinned ` +
+            'versions or versions in use; unpin a version or raise --memory-budget',
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, Math.min(left, 1000));
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.once('released', done);
+      });
+    }
+  }
+
+  #leastRecentlyUsed(exclude: ManagedVersion): ManagedVersion | undefined {
+    let victim: ManagedVersion | undefined;
+    for (const managed of this.#versions.values()) {
+      if (managed === exclude || managed.state !== 'ready') continue;
+      if (managed.pinned || managed.inFlight > 0) continue;
+      if (!victim || (managed.lastUsedAt ?? 0) < (victim.lastUsedAt ?? 0)) victim = managed;
+    }
+    return victim;
+  }
+
+  async #unload(managed: ManagedVersion, reason: string): Promise<void> {
+    this.#transition(managed, 'unloading', reason);
+    await managed.drained();
+    await this.#dropInstances(managed);
+    this.#transition(managed, 'unloaded', reason);
+    this.#logger.info({ model: managed.model, version: managed.version, reason }, 'model unloaded');
+  }
+
+  async #dropInstances(managed: ManagedVersion): Promise<void> {
+    const instances = managed.instances;
+    managed.instances = [];
+    managed.memoryBytes = 0;
+    for (const instance of instances) {
+      try {
+        await this.#pool.unload(instance.slot, instance.id);
+      } catch (error) {
+        this.#logger.error(
+          { model: managed.model, version: managed.version, worker: instance.slot, err: error },
+          'unloading a model copy failed',
+        );
+      }
+    }
+  }
+
+  #sweepIdle(): void {
+    const cutoff = Date.now() - this.#settings.idleUnloadMs;
+    for (const managed of this.#versions.values()) {
+      if (managed.state !== 'ready' || managed.pinned || managed.inFlight > 0) continue;
+      const lastActive = Math.max(managed.lastUsedAt ?? 0, managed.loadedAt ?? 0);
+      if (lastActive > cutoff) continue;
+      const idleFor = Math.round((Date.now() - lastActive) / 1000);
+      this.unload(managed.model, managed.version, `idle for ${idleFor} s`).catch((error) => {
+        this.#logger.error(
+          { model: managed.model, version: managed.version, err: error },
+          'idle unload failed',
+        );
+      });
+    }
+  }
+
+  #onInstancesLost(ids: readonly string[], reason: string): void {
+    const lost = new Set(ids);
+    for (const managed of this.#versions.values()) {
+      const before = managed.instances.length;
+      managed.instances = managed.instances.filter((instance) => !lost.has(instance.id));
+      if (managed.instances.length === before) continue;
+      if (managed.instances.length === 0 && managed.state === 'ready') {
+        managed.memoryBytes = 0;
+        this.#transition(managed, 'unloaded', reason);
+      }
+    }
+  }
+
+  #transition(managed: ManagedVersion, to: LoadState, reason: string): void {
+    const transition = managed.transition(to, reason);
+    if (!transition) return;
+    this.#logger.debug(
+      { model: managed.model, version: managed.version, from: transition.from, to, reason },
+      'version state changed',
+    );
+    this.emit('transition', managed, transition);
+  }
+}
+
+function describe(managed: ManagedVersion): VersionStatus {
+  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+  return {
+    model: managed.model,
+    version: managed.version,
+    state: managed.state,
+    reason: managed.reason,
+    memoryBytes: managed.memoryBytes,
+    lastMeasuredBytes: managed.lastMeasuredBytes,
+    loadMs: Math.round(managed.loadMs * 10) / 10,
+    loadedAt: iso(managed.loadedAt),
+    lastUsedAt: iso(managed.lastUsedAt),
+    inFlight: managed.inFlight,
+    pinned: managed.pinned,
+    instances: managed.instances.length,
+    retryAt: managed.retryAt > Date.now() ? new Date(managed.retryAt).toISOString() : null,
+    transitions: managed.transitions,
+  };
+}

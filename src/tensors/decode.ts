@@ -1,0 +1,215 @@
+import { StewardError } from '../errors.js';
+import { toFloat16Bits } from './float16.js';
+import {
+  ARRAY_TYPES,
+  type Datatype,
+  elementSize,
+  type NumericArray,
+  type TensorData,
+} from './types.js';
+
+const INTEGER_RANGES: Partial<Record<Datatype, readonly [number, number]>> = {
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+  INT32: [-2147483648, 2147483647],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  UINT8: [0, 255],
+  UINT16: [0, 65535],
+  UINT32: [0, 4294967295],
+  UINT64: [0, Number.MAX_SAFE_INTEGER],
+};
+
+/** Float spellings for values JSON numbers cannot express, as in the proto3 JSON mapping. */
+const SPECIAL_FLOATS: Record<string, number> = {
+  NaN: Number.NaN,
+  Infinity: Number.POSITIVE_INFINITY,
+  '-Infinity': Number.NEGATIVE_INFINITY,
+};
+
+function invalid(input: string, message: string): StewardError {
+  return new StewardError('INVALID_TENSOR', `input "${input}": ${message}`, {
+    field: `inputs.${input}.data`,
+  });
+}
+
+/** Flattens nested JSON `data` in row-major order; the caller checks the count against the shape. */
+export function flattenData(input: string, data: unknown): unknown[] {
+  if (!Array.isArray(data)) {
+    throw invalid(input, 'data must be an array of values (flat or nested in row-major order)');
+  }
+  if (!data.some(Array.isArray)) return data;
+  const flat: unknown[] = [];
+  const stack: unknown[][] = [data];
+  const positions: number[] = [0];
+  while (stack.length > 0) {
+    const level = stack[stack.length - 1]!;
+    const position = positions[positions.length - 1]!;
+    if (position >= level.length) {
+      stack.pop();
+      positions.pop();
+      continue;
+    }
+    positions[positions.length - 1] = position + 1;
+    const value = level[position];
+    if (Array.isArray(value)) {
+      stack.push(value);
+      positions.push(0);
+    } else {
+      flat.push(value);
+    }
+  }
+  return flat;
+}
+
+/** Converts JSON values to the storage of `datatype`, checking each element's type and range. */
+export function decodeJsonValues(input: string, datatype: Datatype, values: unknown[]): TensorData {
+  if (datatype === 'BYTES') {
+    return values.map((value, index) => {
+      if (typeof value !== 'string') {
+        throw invalid(input, `element ${index} is ${describe(value)}, but BYTES needs a string`);
+      }
+      return value;
+    });
+  }
+  const array = new ARRAY_TYPES[datatype](values.length);
+  switch (datatype) {
+    case 'BOOL':
+      fillBooleans(input, values, array as Uint8Array);
+      break;
+    case 'FP16':
+    case 'FP32':
+    case 'FP64':
+      fillFloats(input, datatype, values, array);
+      break;
+    default:
+      fillIntegers(input, datatype, values, array);
+  }
+  return array;
+}
+
+function fillBooleans(input: string, values: unknown[], array: Uint8Array): void {
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index];
+    if (typeof value !== 'boolean') {
+      throw invalid(input, `element ${index} is ${describe(value)}, but BOOL needs true or false`);
+    }
+    array[index] = value ? 1 : 0;
+  }
+}
+
+function fillFloats(
+  input: string,
+  datatype: Datatype,
+  values: unknown[],
+  array: NumericArray,
+): void {
+  const half = datatype === 'FP16';
+  const target = array as Float32Array;
+  for (let index = 0; index < values.length; index += 1) {
+    let value = values[index];
+    if (typeof value === 'string' && value in SPECIAL_FLOATS) value = SPECIAL_FLOATS[value];
+    if (typeof value !== 'number') {
+      throw invalid(
+        input,
+        `element ${index} is ${describe(value)}, but ${datatype} needs a number ` +
+          '(or the strings "NaN", "Infinity", "-Infinity")',
+      );
+    }
+    target[index] = half ? toFloat16Bits(value) : value;
+  }
+}
+
+function fillIntegers(
+  input: string,
+  datatype: Datatype,
+  values: unknown[],
+  array: NumericArray,
+): void {
+  const [min, max] = INTEGER_RANGES[datatype]!;
+  const wide = datatype === 'INT64' || datatype === 'UINT64';
+  for (let index = 0; index < values.length; index += 1) {
+    const value = values[index];
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      throw invalid(
+        input,
+        `element ${index} is ${describe(value)}, but ${datatype} needs an integer`,
+      );
+    }
+    if (value < min || value > max) {
+      const hint = wide
+        ? '; JSON numbers beyond 2^53-1 lose precision, so send such values with the binary tensor extension'
+        : '';
+      throw invalid(
+        input,
+        `element ${index} (${value}) is outside the ${datatype} range [${min}, ${max}]${hint}`,
+      );
+    }
+    if (wide) {
+      (array as BigInt64Array)[index] = BigInt(value);
+    } else {
+      (array as Int32Array)[index] = value;
+    }
+  }
+}
+
+/**
+ * Reads one input from the binary tensor extension: fixed-size elements in little-endian
+ * order, or for BYTES a 4-byte little-endian length before each element.
+ */
+export function decodeBinaryValues(
+  input: string,
+  datatype: Datatype,
+  count: number,
+  chunk: Buffer,
+): TensorData {
+  if (datatype === 'BYTES') return decodeBinaryStrings(input, count, chunk);
+  const expected = count * elementSize(datatype);
+  if (chunk.length !== expected) {
+    throw invalid(
+      input,
+      `binary data has ${chunk.length} bytes, but ${count} ${datatype} elements need ${expected}`,
+    );
+  }
+  // Copy into a fresh, aligned buffer that the tensor owns and can transfer to a worker.
+  const array = new ARRAY_TYPES[datatype](count);
+  new Uint8Array(array.buffer).set(chunk);
+  if (datatype === 'BOOL') {
+    const bytes = array as Uint8Array;
+    for (let index = 0; index < count; index += 1) {
+      if (bytes[index]! > 1)
+        throw invalid(input, `BOOL element ${index} is ${bytes[index]}, not 0 or 1`);
+    }
+  }
+  return array;
+}
+
+function decodeBinaryStrings(input: string, count: number, chunk: Buffer): string[] {
+  const strings: string[] = [];
+  let offset = 0;
+  while (offset < chunk.length) {
+    if (offset + 4 > chunk.length)
+      throw invalid(input, 'binary BYTES data ends inside a length prefix');
+    const length = chunk.readUInt32LE(offset);
+    offset += 4;
+    if (offset + length > chunk.length) {
+      throw invalid(input, `binary BYTES element ${strings.length} runs past the end of the data`);
+    }
+    strings.push(chunk.toString('utf8', offset, offset + length));
+    offset += length;
+  }
+  if (strings.length !== count) {
+    throw invalid(
+      input,
+      `binary data holds ${strings.length} BYTES elements, but the shape needs ${count}`,
+    );
+  }
+  return strings;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}
