@@ -30,7 +30,7 @@ function headers(
   return all;
 }
 
-/** Sends a request with an optional JSON body and returns the parsed JSON answer. */
+/** Sends a request with an optional JSON body and returns the parsed JSON response. */
 export async function requestJson<T>(
   options: ClientOptions,
   method: string,
@@ -61,7 +61,7 @@ export async function requestJson<T>(
 }
 
 /**
- * Uploads a file as the raw request body and returns the parsed JSON answer. `onProgress`
+ * Uploads a file as the raw request body and returns the parsed JSON response. `onProgress`
  * receives the bytes sent so far and the file size.
  */
 export async function uploadFile<T>(

@@ -10,8 +10,9 @@ const MIN_RECENT_SAMPLES = 5;
 const FAILING_ERROR_RATE = 0.5;
 
 /**
- * Health of a version: `failing` when its last load failed or at least half of its recent
- * requests (5 or more) failed in the model; else `never used` without requests; else `healthy`.
+ * Computes the health of a version. It is `failing` when its last load failed, or when at least
+ * half of its recent requests (5 or more) failed in the model. Otherwise it is `never used`
+ * until its first request, then `healthy`.
  */
 export function healthOf(
   record: VersionRecord,

@@ -35,7 +35,7 @@ export function installAdminAuth(app: FastifyInstance, token: string | undefined
   });
 }
 
-/** The actor recorded in histories: authenticated writes are the admin, others anonymous. */
+/** Returns the actor to record in histories: `admin` with a token, else `anonymous`, plus any X-Steward-Actor name. */
 export function actorOf(request: FastifyRequest): string {
   const given = request.headers['x-steward-actor'];
   const name = typeof given === 'string' && /^[\w.@-]{1,64}$/.test(given) ? given : undefined;

@@ -71,7 +71,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
 }
 
-/** The error codes with status and summary, served for documentation. */
+/** Lists the error codes with their status and summary. */
 export function errorCatalog(): Array<{ code: string; status: number; summary: string }> {
   return Object.entries(ERROR_CODES).map(([code, { status, summary }]) => ({
     code,

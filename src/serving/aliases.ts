@@ -38,7 +38,7 @@ export class AliasService {
     this.#logger = logger;
   }
 
-  /** Whether versions behind this alias are loaded before a switch and kept loaded. */
+  /** Returns whether versions behind this alias load before a switch and stay loaded. */
   isHot(alias: string): boolean {
     return alias === 'production' || this.#preloaded.has(alias);
   }
@@ -120,7 +120,7 @@ export class AliasService {
     return change;
   }
 
-  /** Unpins and unloads a version that a hot alias left, unless another alias still holds it. */
+  /** Unpins and unloads a version that a hot alias left, unless another hot alias still points at it. */
   #retireOld(model: string, version: number, alias: string): void {
     if (!this.isHot(alias)) return;
     const record = this.#catalog.getVersion(model, version);

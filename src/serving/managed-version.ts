@@ -22,7 +22,7 @@ export interface Transition {
 
 export interface Instance {
   readonly id: string;
-  /** Index of the worker thread that holds this copy. */
+  /** Index of the worker thread that contains this copy. */
   readonly slot: number;
 }
 
@@ -96,7 +96,7 @@ export class ManagedVersion {
     return instance;
   }
 
-  /** Resolves once no request holds this version. */
+  /** Resolves once no request has this version leased. */
   drained(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));

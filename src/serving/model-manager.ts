@@ -19,7 +19,7 @@ export interface Lease {
   release(): void;
 }
 
-/** What the API shows of a version's life in this process. */
+/** The load state and use of a version in this process, as the API reports it. */
 export interface VersionStatus {
   readonly model: string;
   readonly version: number;

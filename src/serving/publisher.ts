@@ -28,9 +28,9 @@ export interface PublishResult {
 }
 
 /**
- * Turns an uploaded file into a registered version. The file is staged and hashed, its format
- * detected from its bytes, and a runtime must load it before it is committed; only then does a
- * version row appear. Any failure leaves nothing stored or registered.
+ * Turns an uploaded file into a registered version. The file is staged and hashed, and its
+ * format is detected from its bytes. A runtime must load it before it is committed, and only
+ * then does a version row appear, so any failure leaves nothing stored or registered.
  */
 export class Publisher {
   readonly #registry: Registry;

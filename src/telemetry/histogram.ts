@@ -1,5 +1,5 @@
 /**
- * Latency buckets on a logarithmic scale: bucket i holds latencies up to 0.01 ms * 2^(i/4), so
+ * Latency buckets on a logarithmic scale: bucket i counts latencies up to 0.01 ms * 2^(i/4), so
  * each bucket is about 19% wider than the one before, from 10 microseconds to about 5 minutes.
  * Percentiles interpolate inside a bucket, so they are estimates within that width.
  */

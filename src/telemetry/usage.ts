@@ -3,8 +3,8 @@ import type { UsageDelta, UsageRepository } from '../registry/usage.js';
 import { bucketOf, percentile } from './histogram.js';
 
 /**
- * How a request ended. `client_error` was rejected before the model ran (an invalid tensor);
- * `model_error` failed in or around the model (load failure, runtime error).
+ * Outcome of a request. A `client_error` was rejected before the model ran (an invalid tensor).
+ * A `model_error` failed in or around the model (load failure, runtime error).
  */
 export type Outcome = 'success' | 'client_error' | 'model_error';
 

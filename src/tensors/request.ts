@@ -22,7 +22,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * Parses an Open Inference Protocol request body and checks it against the model's signature:
- * input names, datatypes, ranks, fixed dimensions and element counts. `binary` holds the bytes
+ * input names, datatypes, ranks, fixed dimensions and element counts. `binary` contains the bytes
  * after the JSON header when the binary tensor extension is used.
  */
 export function parseInferenceRequest(

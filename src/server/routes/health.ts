@@ -13,7 +13,7 @@ export function healthRoutes(app: FastifyInstance, steward: Steward): void {
     extensions: EXTENSIONS,
   }));
 
-  // Liveness touches nothing but the event loop, so it answers while models load or run.
+  // Liveness touches nothing but the event loop, so it responds while models load or run.
   app.get('/v2/health/live', async () => ({ live: true }));
 
   app.get('/v2/health/ready', async (_request, reply) => {

@@ -22,7 +22,7 @@ interface UploadQuery {
   filename?: string;
 }
 
-/** The management API over models and versions: listing, details and upload. */
+/** Registers the management routes over models and versions: listing, details and upload. */
 export async function modelRoutes(app: FastifyInstance, steward: Steward): Promise<void> {
   app.get('/api/v1/models', async () => ({
     models: steward.catalog
@@ -46,7 +46,7 @@ export async function modelRoutes(app: FastifyInstance, steward: Steward): Promi
 
 /**
  * `POST /api/v1/models/{name}/versions`: the model file as the raw body (any content type
- * but multipart) or as the first file of a multipart form. Answers 201 with a new version, or
+ * but multipart) or as the first file of a multipart form. Returns 201 with a new version, or
  * 200 with the existing one when the model already has these exact bytes.
  */
 async function uploadRoute(app: FastifyInstance, steward: Steward): Promise<void> {

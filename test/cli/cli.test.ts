@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import { example } from '../support/paths.js';
+import { runCli } from '../support/process.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+
+describe('steward CLI client', () => {
+  let server: TestServer;
+  let cli: (args: string[], stdin?: string) => ReturnType<typeof runCli>;
+
+  before(async () => {
+    server = await startTestServer();
+    cli = (args, stdin) => runCli(['--url', server.url, ...args], { stdin });
+  });
+
+  after(async () => {
+    await server.destroy();
+  });
+
+  it('pushes a model with an alias', async () => {
+    const result = await cli([
+      'push',
+      example('digits-mlp'),
+      '--model',
+      'digits',
+      '--alias',
+      'production',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stdout,
+      /^digits version 1 registered \(sha256 3d368d98c980, 38\.4 KiB\) \[production\]$/m,
+    );
+  });
+
+  it('reports a repeated push as already registered', async () => {
+    const result = await cli(['push', example('digits-mlp'), '--model', 'digits']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /digits version 1 already registered as/);
+  });
+
+  it('lists models in a table', async () => {
+    const result = await cli(['models']);
+    assert.equal(result.code, 0, result.stderr);
+    const [header, row] = result.stdout.trim().split('\n');
+    assert.match(header!, /^MODEL\s+VERSION\s+ALIASES\s+STATUS/);
+    assert.match(row!, /^digits\s+1\s+production\s+never used/);
+  });
+
+  it('lists models as JSON', async () => {
+    const result = await cli(['models', '--json']);
+    const models = JSON.parse(result.stdout);
+    assert.equal(models[0].name, 'digits');
+    assert.equal(models[0].versions[0].version, 1);
+  });
+
+  it('shows one model with its signature', async () => {
+    const result = await cli(['show', 'digits']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /aliases: production -> 1/);
+    assert.match(result.stdout, /input\s+pixels\s+FP32\s+\[-1, 64\]/);
+    assert.match(result.stdout, /output\s+logits\s+FP32\s+\[-1, 10\]/);
+  });
+
+  it('runs inference from a file and from standard input', async () => {
+    const file = example('digits-mlp', 'requests/request.json');
+    const fromFile = await cli(['infer', 'digits', '--input', file]);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    const fromStdin = await cli(['infer', 'digits', '--input', '-'], await readFile(file, 'utf8'));
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    assert.deepEqual(JSON.parse(fromFile.stdout), JSON.parse(fromStdin.stdout));
+    assert.equal(JSON.parse(fromFile.stdout).outputs[0].shape.join(','), '8,10');
+  });
+
+  it('prints the server error and exits 1', async () => {
+    const result = await cli(['show', 'missing-model']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /steward: 404: model "missing-model" is not registered/);
+  });
+
+  it('explains an unreachable server', async () => {
+    const result = await runCli(['--url', 'http://127.0.0.1:9', 'models']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /cannot reach Steward at http:\/\/127\.0\.0\.1:9/);
+  });
+});

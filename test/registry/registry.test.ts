@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import type { NewVersion } from '../../src/registry/models.js';
+import { Registry } from '../../src/registry/registry.js';
+import { makeDataDir } from '../support/server.js';
+
+function newVersion(model: string, sha: string): NewVersion {
+  return {
+    model,
+    format: 'onnx',
+    sha256: createHash('sha256').update(sha).digest('hex'),
+    sizeBytes: 10,
+    signature: { inputs: [], outputs: [] },
+    sourceName: 'model.onnx',
+    description: '',
+    createdAt: new Date().toISOString(),
+  };
+}
+
+describe('registry', () => {
+  let dataDir: string;
+  let registry: Registry;
+
+  before(async () => {
+    dataDir = await makeDataDir();
+    registry = await Registry.openSqlite(dataDir);
+  });
+
+  after(async () => {
+    await registry.close();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('never reuses a version number after a delete', async () => {
+    const first = await registry.models.insertVersion(newVersion('m', 'a1'));
+    const second = await registry.models.insertVersion(newVersion('m', 'a2'));
+    assert.deepEqual([first.record.version, second.record.version], [1, 2]);
+    await registry.models.deleteVersion('m', 2);
+    const third = await registry.models.insertVersion(newVersion('m', 'a3'));
+    assert.equal(third.record.version, 3);
+    const again = await registry.models.insertVersion(newVersion('m', 'a2'));
+    assert.equal(again.record.version, 4);
+  });
+
+  it('gives concurrent inserts distinct consecutive numbers', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => registry.models.insertVersion(newVersion('c', `c${i}`))),
+    );
+    const numbers = results.map((result) => result.record.version).sort((a, b) => a - b);
+    assert.deepEqual(
+      numbers,
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+  });
+
+  it('returns the existing version for a repeated sha256', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => registry.models.insertVersion(newVersion('d', 'same'))),
+    );
+    assert.deepEqual(
+      results.map((result) => result.record.version),
+      [1, 1, 1, 1, 1],
+    );
+    assert.equal(results.filter((result) => result.created).length, 1);
+    const next = await registry.models.insertVersion(newVersion('d', 'other'));
+    assert.equal(next.record.version, 2);
+  });
+
+  it('keeps one version per alias and records every change', async () => {
+    await registry.aliases.set('m', 'production', 1, 'alice', 'first', '2026-01-01T00:00:00.000Z');
+    await registry.aliases.set('m', 'production', 3, 'bob', 'better', '2026-01-02T00:00:00.000Z');
+    const unchanged = await registry.aliases.set(
+      'm',
+      'production',
+      3,
+      'bob',
+      '',
+      '2026-01-03T00:00:00.000Z',
+    );
+    assert.equal(unchanged, undefined);
+    const aliases = await registry.aliases.list('m');
+    assert.deepEqual(
+      aliases.map((alias) => [alias.alias, alias.version]),
+      [['production', 3]],
+    );
+    const history = await registry.aliases.history('m');
+    assert.deepEqual(
+      history.map((change) => [change.fromVersion, change.toVersion, change.actor]),
+      [
+        [1, 3, 'bob'],
+        [null, 1, 'alice'],
+      ],
+    );
+  });
+
+  it('drops aliases of a deleted version', async () => {
+    await registry.models.deleteVersion('m', 3);
+    assert.deepEqual(await registry.aliases.list('m'), []);
+  });
+
+  it('adds usage deltas to the stored totals', async () => {
+    const delta = {
+      model: 'u',
+      version: 1,
+      requests: 3,
+      errors: 1,
+      clientErrors: 0,
+      latencySumMs: 30,
+      firstUsedAt: '2026-01-01T00:00:00.000Z',
+      lastUsedAt: '2026-01-01T00:00:05.000Z',
+      buckets: new Map([[40, 3]]),
+    };
+    await registry.usage.addDeltas([delta]);
+    await registry.usage.addDeltas([
+      {
+        ...delta,
+        requests: 2,
+        firstUsedAt: '2026-01-02T00:00:00.000Z',
+        lastUsedAt: '2026-01-02T00:00:00.000Z',
+      },
+    ]);
+    const [stored] = await registry.usage.loadAll();
+    assert.equal(stored!.requests, 5);
+    assert.equal(stored!.errors, 2);
+    assert.equal(stored!.firstUsedAt, '2026-01-01T00:00:00.000Z');
+    assert.equal(stored!.lastUsedAt, '2026-01-02T00:00:00.000Z');
+    assert.equal(stored!.buckets.get(40), 6);
+  });
+});

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { call, infer, push, readJson } from '../support/http.js';
+import { EXAMPLES, example } from '../support/paths.js';
+import { startTestServer } from '../support/server.js';
+
+describe('restart', () => {
+  it('keeps the registry, aliases and usage figures', async () => {
+    const first = await startTestServer();
+    const dataDir = first.dataDir;
+    try {
+      await push(first.url, 'digits', example('digits-mlp'), { alias: 'production' });
+      await push(first.url, 'digits', example('digits-mlp-v2'));
+      const request = await readJson(example('digits-mlp', 'requests/request.json'));
+      for (let i = 0; i < 3; i += 1)
+        assert.equal((await infer(first.url, 'digits', request)).status, 200);
+      assert.equal((await infer(first.url, 'digits', { inputs: [] })).status, 400);
+      const before = await call(`${first.url}/api/v1/models/digits`);
+      await first.stop();
+
+      const second = await startTestServer({ dataDir });
+      try {
+        const after = await call(`${second.url}/api/v1/models/digits`);
+        assert.deepEqual(after.body.aliases, { production: 1 });
+        assert.equal(after.body.versions.length, 2);
+        const v1 = after.body.versions[0];
+        const v1Before = before.body.versions[0];
+        assert.equal(v1.usage.requests, 4);
+        assert.equal(v1.usage.successes, 3);
+        assert.equal(v1.usage.client_errors, 1);
+        assert.equal(v1.usage.last_used_at, v1Before.usage.last_used_at);
+        assert.equal(v1.usage.first_used_at, v1Before.usage.first_used_at);
+        assert.equal(v1.usage.latency_ms.p95, v1Before.usage.latency_ms.p95);
+        assert.equal(v1.status, 'healthy');
+        assert.equal(after.body.versions[1].status, 'never used');
+        assert.equal(after.body.versions[1].usage.last_used_at, null);
+
+        // Usage keeps adding up after the restart.
+        assert.equal((await infer(second.url, 'digits', request)).status, 200);
+        const later = await call(`${second.url}/api/v1/models/digits/versions/1`);
+        assert.equal(later.body.usage.requests, 5);
+
+        // Version numbers continue after the highest ever given.
+        const third = await push(second.url, 'digits', example('digits-cnn'));
+        assert.equal(third.body.version, 3);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('registers the examples only on the first start', async () => {
+    const first = await startTestServer({ seedExamplesDir: EXAMPLES });
+    const dataDir = first.dataDir;
+    try {
+      const listing = await call(`${first.url}/api/v1/models`);
+      const names = listing.body.models.map((model: { name: string }) => model.name);
+      assert.deepEqual(names, [
+        'breast-cancer-logreg',
+        'digits-cnn',
+        'digits-mlp',
+        'iris-multi-io',
+      ]);
+      const digits = listing.body.models.find(
+        (model: { name: string }) => model.name === 'digits-mlp',
+      );
+      assert.deepEqual(digits.aliases, { production: 1, staging: 2 });
+      const request = await readJson(example('digits-mlp', 'requests/request.json'));
+      const expected = await readJson(example('digits-mlp', 'requests/expected.json'));
+      const response = await infer(first.url, 'digits-mlp', request);
+      assert.equal(response.body.model_version, '1');
+      const difference = Math.max(
+        ...response.body.outputs[0].data.map((value: number, i: number) =>
+          Math.abs(value - expected.outputs[0].data[i]),
+        ),
+      );
+      assert.ok(difference < 1e-4, `largest difference ${difference}`);
+      await first.stop();
+
+      const second = await startTestServer({ dataDir, seedExamplesDir: EXAMPLES });
+      try {
+        const again = await call(`${second.url}/api/v1/models/digits-mlp`);
+        assert.equal(again.body.versions.length, 2);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});

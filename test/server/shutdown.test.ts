@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { call, infer, push } from '../support/http.js';
+import { slowRunModel } from '../support/onnx-builder.js';
+import { spawnServer } from '../support/process.js';
+import { makeDataDir } from '../support/server.js';
+
+describe('graceful shutdown', () => {
+  it('finishes requests in flight, flushes usage and exits 0 on SIGTERM', async () => {
+    const dataDir = await makeDataDir();
+    try {
+      const server = await spawnServer(['--data-dir', dataDir, '--usage-flush-interval', '1h']);
+      assert.equal((await push(server.url, 'slow', slowRunModel(1024, 40))).status, 201);
+      const body = { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [1] }] };
+      assert.equal((await infer(server.url, 'slow', body)).status, 200);
+
+      const inFlight = infer(server.url, 'slow', body);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      server.child.kill('SIGTERM');
+      const response = await inFlight;
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      assert.equal(await server.exited, 0);
+      const messages = server.logs.map((entry) => entry.msg);
+      assert.ok(messages.includes('shutdown requested; draining requests in flight'));
+      assert.ok(messages.includes('steward stopped'));
+
+      const restarted = await spawnServer(['--data-dir', dataDir]);
+      try {
+        const version = await call(`${restarted.url}/api/v1/models/slow/versions/1`);
+        assert.equal(version.body.usage.requests, 2);
+        assert.equal(version.body.usage.successes, 2);
+      } finally {
+        restarted.child.kill('SIGTERM');
+        assert.equal(await restarted.exited, 0);
+      }
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start on a public address without a token', async () => {
+    const dataDir = await makeDataDir();
+    try {
+      await assert.rejects(
+        spawnServer(['--data-dir', dataDir, '--host', '0.0.0.0']),
+        /refusing to listen on 0\.0\.0\.0 without an admin token/,
+      );
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
