@@ -5,6 +5,8 @@ import { Registry } from './registry/registry.js';
 import { AliasService } from './serving/aliases.js';
 import { Catalog } from './serving/catalog.js';
 import { InferenceService } from './serving/inference.js';
+import { LifecycleService } from './serving/lifecycle.js';
+import type { ManagedVersion, Transition } from './serving/managed-version.js';
 import { ModelManager } from './serving/model-manager.js';
 import { Publisher } from './serving/publisher.js';
 import { WorkerPool } from './serving/worker-pool.js';
@@ -28,6 +30,7 @@ export class Steward {
   readonly aliases: AliasService;
   readonly publisher: Publisher;
   readonly inference: InferenceService;
+  readonly lifecycle: LifecycleService;
   readonly startedAt = new Date();
   #closed = false;
 
@@ -57,16 +60,59 @@ export class Steward {
       config.preloadAliases,
       logger.child({ component: 'aliases' }),
     );
+    this.lifecycle = new LifecycleService({
+      registry,
+      catalog: this.catalog,
+      manager: this.manager,
+      store,
+      usage: this.usage,
+      logger: logger.child({ component: 'lifecycle' }),
+    });
     this.publisher = new Publisher({
       registry,
       catalog: this.catalog,
       store,
       pool: this.pool,
       aliases: this.aliases,
+      lifecycle: this.lifecycle,
+      manager: this.manager,
       maxUploadBytes: config.maxUploadBytes,
+      inspectTimeoutMs: config.loadTimeoutMs,
       logger: logger.child({ component: 'registry' }),
     });
     this.inference = new InferenceService(this.catalog, this.manager, this.usage, logger);
+    this.manager.on('transition', (managed: ManagedVersion, transition: Transition) => {
+      this.#persistLoadOutcome(managed, transition).catch((error: unknown) => {
+        logger.error(
+          { model: managed.model, version: managed.version, err: error },
+          'recording the load outcome in the registry failed',
+        );
+      });
+    });
+  }
+
+  /**
+   * Records a failed load in the registry, and clears it after a successful one, so the
+   * failure and its reason survive a restart.
+   */
+  async #persistLoadOutcome(managed: ManagedVersion, transition: Transition): Promise<void> {
+    const record = this.catalog.getVersion(managed.model, managed.version);
+    if (!record) return;
+    if (transition.to === 'failed') {
+      await this.registry.models.setVersionState(
+        record.model,
+        record.version,
+        'failed',
+        transition.reason,
+      );
+    } else if (transition.to === 'ready' && record.state === 'failed') {
+      await this.registry.models.setVersionState(record.model, record.version, 'ready', '');
+    } else {
+      return;
+    }
+    await this.catalog.refreshModel(record.model);
+    const refreshed = this.catalog.getVersion(record.model, record.version);
+    if (refreshed) this.manager.track(refreshed);
   }
 
   static async open(config: Config, logger: Logger = createLogger(config)): Promise<Steward> {
@@ -82,17 +128,28 @@ export class Steward {
     return steward;
   }
 
-  /** Drains loaded models, flushes usage and closes the registry. Safe to call twice. */
+  /**
+   * Waits for requests in flight (up to the drain timeout), flushes usage, frees the models and
+   * closes the registry. Usage of requests that outlast the drain timeout is not recorded.
+   * Safe to call twice.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    const deadline = Date.now() + this.config.drainTimeoutMs;
+    if (!(await this.manager.drain(deadline))) {
+      this.logger.warn(
+        { drainTimeoutMs: this.config.drainTimeoutMs },
+        'requests still running at the drain timeout; their usage is not recorded',
+      );
+    }
     try {
       await this.usage.stop();
     } catch (error) {
       this.logger.error({ err: error }, 'final usage flush failed');
     }
     await this.manager.close();
-    await this.pool.close();
+    await this.pool.close(Math.max(0, deadline - Date.now()));
     await this.registry.close();
   }
 }

@@ -70,7 +70,15 @@ export async function uploadFile<T>(
   file: string,
   onProgress?: (sent: number, total: number) => void,
 ): Promise<{ status: number; body: T }> {
-  const { size } = await fs.stat(file);
+  let size: number;
+  try {
+    ({ size } = await fs.stat(file));
+  } catch (error) {
+    throw new ClientError(
+      0,
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
   const url = new URL(path, options.url);
   const transport = url.protocol === 'https:' ? https : http;
   let sent = 0;

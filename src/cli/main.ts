@@ -4,6 +4,7 @@ import { type ConfigOverrides, resolveConfig, SETTINGS } from '../config/config.
 import { STEWARD_VERSION } from '../version.js';
 import type { ClientOptions } from './client.js';
 import { registerInferCommand } from './commands/infer.js';
+import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerRegistryCommands } from './commands/registry.js';
 import { serve } from './serve.js';
 
@@ -58,6 +59,7 @@ serveCommand.action(async (options: Record<string, unknown> & { config?: string 
 
 registerRegistryCommands(program, client);
 registerInferCommand(program, client);
+registerLifecycleCommands(program, client);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`steward: ${error instanceof Error ? error.message : String(error)}`);

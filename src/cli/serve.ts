@@ -58,6 +58,12 @@ export async function serve(config: Config): Promise<void> {
   const running = await startServer(config);
   const onSignal = (signal: NodeJS.Signals) => {
     running.steward.logger.info({ signal }, 'shutdown requested; draining requests in flight');
+    // The drain has its own timeout; this one only guards against a stop that hangs.
+    const limitMs = config.drainTimeoutMs + 15_000;
+    setTimeout(() => {
+      running.steward.logger.error({ limitMs }, 'shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, limitMs).unref();
     running.stop().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -105,6 +111,13 @@ function logStartup(steward: Steward, url: string): void {
     },
     `steward listening on ${url} with ${models.length} models`,
   );
+  if (process.platform === 'linux' && process.env.MALLOC_MMAP_THRESHOLD_ === undefined) {
+    steward.logger.warn(
+      'MALLOC_MMAP_THRESHOLD_ is not set: memory of unloaded models may stay in the allocator ' +
+        'instead of returning to the system, and memory measurements are less exact; ' +
+        'start with MALLOC_MMAP_THRESHOLD_=131072 (see docs/memory.md)',
+    );
+  }
 }
 
 /** Loads and pins the versions behind preloaded aliases; readiness reports the progress. */

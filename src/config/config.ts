@@ -65,7 +65,7 @@ function define<K extends keyof Config>(setting: Setting<K>): Setting<K> {
   return setting;
 }
 
-/** A quarter of the machine's memory: room for the process, page cache and other services. */
+/** Returns a quarter of the machine's memory, leaving room for the process, page cache and other services. */
 function defaultMemoryBudget(): number {
   return Math.floor(os.totalmem() / 4);
 }
@@ -177,7 +177,7 @@ export const SETTINGS = [
     key: 'loadTimeoutMs',
     flag: '--load-timeout <duration>',
     env: 'STEWARD_LOAD_TIMEOUT',
-    help: 'longest a model load may take before it counts as failed, such as 120s',
+    help: 'maximum time a model load may take before it counts as failed, such as 120s',
     parse: (text) => parseDuration(text, 'load timeout'),
     fallback: () => 120_000,
   }),
@@ -185,7 +185,7 @@ export const SETTINGS = [
     key: 'loadWaitMs',
     flag: '--load-wait <duration>',
     env: 'STEWARD_LOAD_WAIT',
-    help: 'longest a request waits for its model to load before a 503, such as 30s',
+    help: 'maximum time a request waits for its model to load before a 503, such as 30s',
     parse: (text) => parseDuration(text, 'load wait'),
     fallback: () => 30_000,
   }),
@@ -229,7 +229,7 @@ export const SETTINGS = [
     key: 'drainTimeoutMs',
     flag: '--drain-timeout <duration>',
     env: 'STEWARD_DRAIN_TIMEOUT',
-    help: 'longest shutdown waits for requests in flight',
+    help: 'maximum time a shutdown waits for requests in flight',
     parse: (text) => parseDuration(text, 'drain timeout'),
     fallback: () => 30_000,
   }),
@@ -274,7 +274,13 @@ export function resolveConfig(
 }
 
 function readConfigFile(file: string): Record<string, unknown> {
-  const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new Error(`cannot read config file ${file}: ${reason}`);
+  }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new Error(`config file ${file} must contain a JSON object`);
   }

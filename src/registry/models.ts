@@ -74,6 +74,12 @@ export class ModelRepository {
     trx: Transaction<Database>,
     input: NewVersion,
   ): Promise<{ record: VersionRecord; created: boolean }> {
+    // A model deleted earlier keeps its counter in meta, so its numbers are never reused.
+    const counter = await trx
+      .selectFrom('meta')
+      .select('value')
+      .where('key', '=', counterKey(input.model))
+      .executeTakeFirst();
     await trx
       .insertInto('models')
       .values({
@@ -81,7 +87,7 @@ export class ModelRepository {
         description: '',
         labels: '{}',
         created_at: input.createdAt,
-        next_version: 1,
+        next_version: counter ? Number(counter.value) : 1,
       })
       .onConflict((conflict) => conflict.column('name').doNothing())
       .execute();
@@ -89,13 +95,13 @@ export class ModelRepository {
     const existing = await this.#findBySha(trx, input.model, input.sha256);
     if (existing) return { record: existing, created: false };
 
-    const counter = await trx
+    const next = await trx
       .updateTable('models')
       .set((eb) => ({ next_version: eb('next_version', '+', 1) }))
       .where('name', '=', input.model)
       .returning('next_version')
       .executeTakeFirstOrThrow();
-    const version = counter.next_version - 1;
+    const version = next.next_version - 1;
 
     const row = await trx
       .insertInto('versions')
@@ -166,6 +172,27 @@ export class ModelRepository {
     return Number(row.count);
   }
 
+  /** Deletes a model with its versions and aliases, keeping its version counter. */
+  async deleteModel(name: string): Promise<void> {
+    await this.#db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('models')
+        .select('next_version')
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (!row) return;
+      const value = String(row.next_version);
+      await trx
+        .insertInto('meta')
+        .values({ key: counterKey(name), value })
+        .onConflict((conflict) => conflict.column('key').doUpdateSet({ value }))
+        .execute();
+      await trx.deleteFrom('aliases').where('model_name', '=', name).execute();
+      await trx.deleteFrom('versions').where('model_name', '=', name).execute();
+      await trx.deleteFrom('models').where('name', '=', name).execute();
+    });
+  }
+
   async deleteVersion(model: string, version: number): Promise<void> {
     await this.#db.transaction().execute(async (trx) => {
       await trx
@@ -180,6 +207,10 @@ export class ModelRepository {
         .execute();
     });
   }
+}
+
+function counterKey(model: string): string {
+  return `next_version:${model}`;
 }
 
 function toModelRecord(row: Selectable<ModelTable>): ModelRecord {

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { StewardError } from '../errors.js';
 import type { Steward } from '../steward.js';
 import { installAdminAuth } from './auth.js';
-import { installErrorHandling } from './errors.js';
+import { installErrorHandling, sendError } from './errors.js';
+import { aliasRoutes } from './routes/aliases.js';
 import { healthRoutes } from './routes/health.js';
 import { inferenceRoutes } from './routes/inference.js';
+import { lifecycleRoutes } from './routes/lifecycle.js';
 import { modelRoutes } from './routes/models.js';
+import { repositoryRoutes } from './routes/repository.js';
 
 /** Builds the HTTP server over a Steward instance; the caller listens and closes it. */
 export async function buildServer(steward: Steward): Promise<FastifyInstance> {
@@ -23,8 +27,19 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     bodyLimit: 1024 * 1024,
-    // Long names must reach the name check, which explains the rule, instead of a bare 414.
-    maxParamLength: 1024,
+    routerOptions: {
+      // Long names must reach the name check, which explains the rule, instead of a bare 404.
+      maxParamLength: 2048,
+    },
+    frameworkErrors: (error, request, reply) => {
+      sendError(
+        request,
+        reply,
+        new StewardError('INVALID_ARGUMENT', `invalid request path: ${error.message}`, {
+          field: 'path',
+        }),
+      );
+    },
   });
   installErrorHandling(app);
   installAdminAuth(app, steward.config.adminToken);
@@ -36,6 +51,9 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   });
 
   healthRoutes(app, steward);
+  aliasRoutes(app, steward);
+  lifecycleRoutes(app, steward);
+  repositoryRoutes(app, steward);
   await app.register(async (scope) => inferenceRoutes(scope, steward));
   await app.register(async (scope) => modelRoutes(scope, steward));
   return app;

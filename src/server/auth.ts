@@ -4,10 +4,17 @@ import { StewardError } from '../errors.js';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** Management writes: the registry API and the repository extension, not inference. */
+/**
+ * Management writes: the registry API and the repository extension's load and unload. The
+ * repository index is a POST in the protocol but only reads, and inference is no management.
+ * The check uses the matched route's pattern, not the raw URL, so an encoded path such as
+ * `/%61pi/...` or an absolute-form request target cannot slip past it.
+ */
 function isManagementWrite(request: FastifyRequest): boolean {
   if (!WRITE_METHODS.has(request.method)) return false;
-  return request.url.startsWith('/api/') || request.url.startsWith('/v2/repository');
+  const route = request.routeOptions.url;
+  if (route === undefined || route === '/v2/repository/index') return false;
+  return route.startsWith('/api/') || route.startsWith('/v2/repository/');
 }
 
 /**

@@ -18,9 +18,21 @@ function isProtocolPath(url: string): boolean {
   return url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
 }
 
-export function toStewardError(error: unknown): StewardError {
+export function toStewardError(error: unknown, request?: FastifyRequest): StewardError {
   if (error instanceof StewardError) return error;
   const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' && request) {
+    const limit = request.routeOptions.bodyLimit;
+    const setting = request.url.startsWith('/v2/') ? '; raise --max-request-size to accept it' : '';
+    return new StewardError(
+      'PAYLOAD_TOO_LARGE',
+      `request body exceeds the limit of ${limit} bytes${setting}`,
+      {
+        field: 'body',
+        cause: error,
+      },
+    );
+  }
   const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped) return new StewardError(mapped, fastifyError.message ?? mapped, { cause: error });
   if (error instanceof SyntaxError || fastifyError.statusCode === 400) {
@@ -48,7 +60,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: S
 /** Installs the error and not-found handlers: one body shape per API, 5xx logged at error. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
-    const stewardError = toStewardError(error);
+    const stewardError = toStewardError(error, request);
     if (stewardError.status >= 500) {
       request.log.error({ err: error, code: stewardError.code }, 'request failed');
     } else {

@@ -30,6 +30,7 @@ export function presentVersion(steward: Steward, record: VersionRecord) {
       memory_bytes: load.memoryBytes,
       measured_memory_bytes: load.lastMeasuredBytes,
       load_ms: load.loadMs,
+      load_count: load.loadCount,
       loaded_at: load.loadedAt,
       in_flight: load.inFlight,
       pinned: load.pinned,
@@ -59,5 +60,26 @@ export function presentModel(steward: Steward, model: ModelRecord) {
     created_at: model.createdAt,
     aliases,
     versions: steward.catalog.versions(model.name).map((record) => presentVersion(steward, record)),
+  };
+}
+
+/** Lists the loaded versions, most recently used first, with their memory against the budget. */
+export function presentLoaded(steward: Steward) {
+  return {
+    budget_bytes: steward.manager.budgetBytes,
+    used_bytes: steward.manager.usedBytes(),
+    versions: steward.manager.loaded().map((status) => ({
+      model: status.model,
+      version: status.version,
+      state: status.state,
+      aliases: steward.catalog.aliasesOf(status.model, status.version),
+      memory_bytes: status.memoryBytes,
+      load_ms: status.loadMs,
+      loaded_at: status.loadedAt,
+      last_used_at: status.lastUsedAt,
+      in_flight: status.inFlight,
+      pinned: status.pinned,
+      instances: status.instances,
+    })),
   };
 }

@@ -99,7 +99,8 @@ export class Catalog {
 
   /**
    * Resolves a model name and an optional version number or alias to a version. Without a
-   * reference, the `production` alias wins, then the newest version in the `ready` state.
+   * reference, the `production` alias wins, then the newest version in the `ready` state, then
+   * the newest failed one.
    */
   resolve(name: string, reference?: string): VersionRecord {
     const entry = this.#entries.get(name);
@@ -108,16 +109,26 @@ export class Catalog {
         field: 'model',
       });
     }
-    if (reference === undefined || reference === '') {
+    if (reference === '') {
+      throw new StewardError(
+        'VERSION_NOT_FOUND',
+        `the version of model "${name}" is empty; give a version number or alias, or leave out the version segment`,
+        { field: 'version' },
+      );
+    }
+    if (reference === undefined) {
       const production = entry.aliases.get('production');
       if (production !== undefined) return this.#versionOf(entry, name, production, 'production');
-      const newest = [...entry.versions.values()]
-        .filter((v) => v.state === 'ready')
-        .sort((a, b) => b.version - a.version)[0];
+      const candidates = [...entry.versions.values()]
+        .filter((v) => v.state !== 'archived')
+        .sort((a, b) => b.version - a.version);
+      // A failed newest version still resolves when nothing else can, so the caller gets
+      // the load failure (503 with its reason) instead of a bare "not found".
+      const newest = candidates.find((v) => v.state === 'ready') ?? candidates[0];
       if (!newest) {
         throw new StewardError(
           'VERSION_NOT_FOUND',
-          `model "${name}" has no ready version; upload one or name a version explicitly`,
+          `model "${name}" has no version that can serve; upload one or name a version explicitly`,
           { field: 'version' },
         );
       }

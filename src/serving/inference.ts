@@ -7,6 +7,7 @@ import { type EncodedResponse, encodeInferenceResponse } from '../tensors/respon
 import type { Catalog } from './catalog.js';
 import type { Lease, ModelManager } from './model-manager.js';
 import { WorkerLostError } from './worker-pool.js';
+import type { RunReply } from './worker-protocol.js';
 
 export interface InferenceResult {
   readonly record: VersionRecord;
@@ -53,32 +54,70 @@ export class InferenceService {
       throw error;
     }
 
+    let reply: RunReply;
     try {
-      const reply = await lease.run(request.inputs, request.outputs);
-      const response = encodeInferenceResponse({
+      reply = await lease.run(request.inputs, request.outputs);
+    } catch (error) {
+      lease.release();
+      throw this.#runFailure(record, error, elapsed());
+    }
+    lease.release();
+
+    let response: EncodedResponse;
+    try {
+      response = encodeInferenceResponse({
         modelName: record.model,
         modelVersion: String(record.version),
         id: request.id,
         outputs: reply.outputs,
         binaryOutputs: request.binaryOutputs,
       });
-      this.#usage.record(record.model, record.version, 'success', elapsed());
-      return { record, response };
     } catch (error) {
-      this.#usage.record(record.model, record.version, 'model_error', elapsed());
-      this.#logger.error(
-        { model: record.model, version: record.version, err: error },
-        'inference failed in the model runtime',
-      );
-      const message = error instanceof Error ? error.message : String(error);
-      const what = error instanceof WorkerLostError ? 'lost its worker thread' : 'failed';
+      if (!(error instanceof RangeError)) throw error;
+      this.#usage.record(record.model, record.version, 'client_error', elapsed());
       throw new StewardError(
-        'MODEL_FAILED',
-        `model "${record.model}" version ${record.version} ${what}: ${message}`,
-        { cause: error },
+        'INVALID_ARGUMENT',
+        'the outputs are too large to send as JSON; request them with the binary tensor extension ' +
+          '("parameters": {"binary_data": true} on each output)',
+        { field: 'outputs', cause: error },
       );
-    } finally {
-      lease.release();
     }
+    this.#usage.record(record.model, record.version, 'success', elapsed());
+    return { record, response };
+  }
+
+  /**
+   * Classifies a failed run. onnxruntime-node reports only a message, so input problems that
+   * the signature cannot catch (an index out of range, a dimension a later node rejects) are
+   * recognized by their wording and get a 400, not counted against the model.
+   */
+  #runFailure(record: VersionRecord, error: unknown, latencyMs: number): StewardError {
+    const message = error instanceof Error ? error.message : String(error);
+    // NOTE: the patterns follow onnxruntime 1.30's messages; other wordings count as model errors.
+    if (!(error instanceof WorkerLostError) && INPUT_ERROR_PATTERN.test(message)) {
+      this.#usage.record(record.model, record.version, 'client_error', latencyMs);
+      return new StewardError(
+        'INVALID_TENSOR',
+        `model "${record.model}" version ${record.version} rejected the input: ${message}`,
+        { field: 'inputs', cause: error },
+      );
+    }
+    this.#usage.record(record.model, record.version, 'model_error', latencyMs);
+    this.#logger.error(
+      { model: record.model, version: record.version, err: error },
+      'inference failed in the model runtime',
+    );
+    const what = error instanceof WorkerLostError ? 'lost its worker thread' : 'failed';
+    return new StewardError(
+      'MODEL_FAILED',
+      `model "${record.model}" version ${record.version} ${what}: ${message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
+
+/** onnxruntime messages that blame the request's data rather than the model. */
+const INPUT_ERROR_PATTERN =
+  /invalid dimensions|out of (data )?bounds|out of range|must be within|Unexpected input data type|Invalid input|invalid argument/i;

@@ -46,6 +46,20 @@ export class ManagedVersion {
   /** Epoch milliseconds of the last request that acquired this version. */
   lastUsedAt: number | undefined;
   inFlight = 0;
+  /** Tickets of requests waiting for this version; like requests in flight, they block eviction. */
+  readonly waiting = new Set<number>();
+  /** The last ticket handed to a request; tickets order arrivals. */
+  lastTicket = 0;
+  /** Requests with a ticket up to this one arrived before the drain began and still get served. */
+  drainTicket = 0;
+  /** Successful loads in this process. */
+  loadCount = 0;
+  /**
+   * Set when a load needs this version's memory but it is busy: new requests wait instead of
+   * taking a lease, so the version drains and can be evicted. Two hot versions that do not fit
+   * together then take turns instead of one starving the other.
+   */
+  draining = false;
   /** Why the version may not be evicted: `user` for an explicit pin, `preload` for a hot alias. */
   readonly pins = new Set<string>();
   loading: Promise<void> | undefined;
@@ -54,6 +68,7 @@ export class ManagedVersion {
   /** Epoch milliseconds before which a failed load is not retried by a request. */
   retryAt = 0;
   #drainWaiters: Array<() => void> = [];
+  #transitionWaiters: Array<() => void> = [];
   #nextInstance = 0;
 
   constructor(record: VersionRecord) {
@@ -86,7 +101,27 @@ export class ManagedVersion {
     this.reason = reason;
     this.transitions.push(transition);
     if (this.transitions.length > MAX_TRANSITIONS) this.transitions.shift();
+    if (to !== 'ready') this.draining = false;
+    this.#wakeTransitionWaiters();
     return transition;
+  }
+
+  /** Lets requests lease this version again after a drain that is no longer needed. */
+  stopDraining(): void {
+    if (!this.draining) return;
+    this.draining = false;
+    this.#wakeTransitionWaiters();
+  }
+
+  #wakeTransitionWaiters(): void {
+    const waiters = this.#transitionWaiters;
+    this.#transitionWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves at the next state change, or when a drain ends. */
+  nextTransition(): Promise<void> {
+    return new Promise((resolve) => this.#transitionWaiters.push(resolve));
   }
 
   /** Picks the next copy in turn, so several copies share the requests. */
@@ -94,6 +129,26 @@ export class ManagedVersion {
     const instance = this.instances[this.#nextInstance % this.instances.length]!;
     this.#nextInstance += 1;
     return instance;
+  }
+
+  /** Whether eviction may pick this version: loaded, unpinned, and no request uses or awaits it. */
+  get evictable(): boolean {
+    if (this.state !== 'ready' || this.pinned || this.inFlight > 0) return false;
+    for (const ticket of this.waiting) {
+      if (!this.draining || ticket <= this.drainTicket) return false;
+    }
+    return true;
+  }
+
+  /** Starts a drain: requests that arrive from now on wait until the version is evicted. */
+  startDraining(): void {
+    this.draining = true;
+    this.drainTicket = this.lastTicket;
+  }
+
+  /** Returns whether a request with this ticket may take a lease now. */
+  admits(ticket: number): boolean {
+    return !this.draining || ticket <= this.drainTicket;
   }
 
   /** Resolves once no request has this version leased. */

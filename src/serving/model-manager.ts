@@ -28,6 +28,7 @@ export interface VersionStatus {
   readonly memoryBytes: number;
   readonly lastMeasuredBytes: number;
   readonly loadMs: number;
+  readonly loadCount: number;
   readonly loadedAt: string | null;
   readonly lastUsedAt: string | null;
   readonly inFlight: number;
@@ -132,10 +133,25 @@ export class ModelManager extends EventEmitter {
   async acquire(record: VersionRecord): Promise<Lease> {
     const managed = this.track(record);
     const deadline = Date.now() + this.#settings.loadWaitMs;
+    // Counted as waiting until leased, so the load this request waits for cannot be evicted
+    // by the next load before the request gets to use it.
+    managed.lastTicket += 1;
+    const ticket = managed.lastTicket;
+    managed.waiting.add(ticket);
+    try {
+      return await this.#acquire(managed, ticket, deadline);
+    } finally {
+      managed.waiting.delete(ticket);
+    }
+  }
+
+  async #acquire(managed: ManagedVersion, ticket: number, deadline: number): Promise<Lease> {
     for (;;) {
       switch (managed.state) {
         case 'ready':
-          return this.#lease(managed);
+          if (managed.admits(ticket)) return this.#lease(managed);
+          await this.#waitFor(managed.nextTransition(), managed, deadline);
+          continue;
         case 'archived':
           throw new StewardError(
             'MODEL_NOT_READY',
@@ -158,7 +174,7 @@ export class ModelManager extends EventEmitter {
           break;
       }
       try {
-        await this.#waitFor(this.load(record), managed, deadline);
+        await this.#waitFor(this.load(managed.record), managed, deadline);
       } catch (error) {
         if ((managed.state as LoadState) === 'ready') continue;
         throw error;
@@ -205,6 +221,11 @@ export class ModelManager extends EventEmitter {
     return true;
   }
 
+  /** Clears the back-off of a failed version, so its next request loads it again. */
+  allowRetry(record: VersionRecord): void {
+    this.track(record).retryAt = 0;
+  }
+
   /** Adds or removes a pin; `reason` is `user` for explicit pins, `preload` for hot aliases. */
   setPinned(record: VersionRecord, pinned: boolean, reason = 'user'): void {
     const pins = this.track(record).pins;
@@ -233,11 +254,27 @@ export class ModelManager extends EventEmitter {
     this.#sweeper.unref();
   }
 
+  /** Waits until no request has a version leased, or until `deadline` (epoch milliseconds). */
+  async drain(deadline: number): Promise<boolean> {
+    const busy = () => [...this.#versions.values()].some((managed) => managed.inFlight > 0);
+    while (busy()) {
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await this.#nextRelease(Math.min(left, 1000));
+    }
+    return true;
+  }
+
+  /** Stops the idle timer and frees every loaded copy without waiting for requests. */
   async close(): Promise<void> {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
-    const loaded = [...this.#versions.values()].filter((m) => m.state === 'ready');
-    await Promise.all(loaded.map((m) => this.unload(m.model, m.version, 'server stopping')));
+    for (const managed of this.#versions.values()) {
+      if (managed.instances.length === 0) continue;
+      this.#transition(managed, 'unloading', 'server stopping');
+      await this.#dropInstances(managed);
+      this.#transition(managed, 'unloaded', 'server stopping');
+    }
   }
 
   #lease(managed: ManagedVersion): Lease {
@@ -295,6 +332,7 @@ export class ModelManager extends EventEmitter {
       await this.#makeRoom(0, managed);
       managed.loadMs = performance.now() - started;
       managed.loadedAt = Date.now();
+      managed.loadCount += 1;
       managed.failures = 0;
       managed.retryAt = 0;
       this.#transition(managed, 'ready', `loaded in ${Math.round(managed.loadMs)} ms`);
@@ -345,23 +383,48 @@ export class ModelManager extends EventEmitter {
       used.add(slot);
       const id = `${managed.key}#${randomUUID()}`;
       const timeoutMs = this.#settings.loadTimeoutMs;
+      const loading = this.#pool.load(
+        slot,
+        id,
+        managed.record.format,
+        file,
+        this.#settings.intraOpThreads,
+      );
       try {
-        const reply = await withTimeout(
-          this.#pool.load(slot, id, managed.record.format, file, this.#settings.intraOpThreads),
-          timeoutMs,
-          `load timed out after ${timeoutMs} ms`,
-        );
+        const reply = await withTimeout(loading, timeoutMs, `load timed out after ${timeoutMs} ms`);
         managed.instances.push({ id, slot });
         measured += reply.residentGrowthBytes;
       } catch (error) {
-        if (error instanceof TimeoutError) {
-          // The native load cannot be interrupted; replacing the worker is the only way out.
-          await this.#pool.restart(slot, `load of ${managed.key} timed out`);
-        }
+        if (error instanceof TimeoutError) this.#discardLateLoad(managed, slot, id, loading);
         throw error;
       }
     }
     return measured;
+  }
+
+  /**
+   * Frees a copy whose load finishes after its timeout. A native load cannot be interrupted:
+   * stopping its worker thread would abort the process, so the worker finishes the load and
+   * the copy is unloaded at once.
+   */
+  #discardLateLoad(
+    managed: ManagedVersion,
+    slot: number,
+    id: string,
+    loading: Promise<unknown>,
+  ): void {
+    // NOTE: until the late load ends, requests for other versions on the same worker wait.
+    loading
+      .then(
+        () => this.#pool.unload(slot, id),
+        () => undefined,
+      )
+      .catch((error: unknown) => {
+        this.#logger.error(
+          { model: managed.model, version: managed.version, worker: slot, err: error },
+          'unloading a copy that finished loading after its timeout failed',
+        );
+      });
   }
 
   #checkFitsBudget(managed: ManagedVersion, bytes: number): void {
@@ -380,6 +443,14 @@ export class ModelManager extends EventEmitter {
    * until the load timeout.
    */
   async #makeRoom(need: number, loading: ManagedVersion): Promise<void> {
+    try {
+      await this.#evictUntilFits(need, loading);
+    } finally {
+      for (const managed of this.#versions.values()) managed.stopDraining();
+    }
+  }
+
+  async #evictUntilFits(need: number, loading: ManagedVersion): Promise<void> {
     const deadline = Date.now() + this.#settings.loadTimeoutMs;
     while (this.usedBytes() + need > this.#settings.memoryBudgetBytes) {
       const victim = this.#leastRecentlyUsed(loading);
@@ -391,6 +462,7 @@ export class ModelManager extends EventEmitter {
         );
         continue;
       }
+      this.#drainLeastRecentlyUsed(loading);
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new StewardError(
@@ -399,22 +471,44 @@ export class ModelManager extends EventEmitter {
             'versions or versions in use; unpin a version or raise --memory-budget',
         );
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.min(left, 1000));
-        function done(): void {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.once('released', done);
-      });
+      await this.#nextRelease(Math.min(left, 1000));
     }
+  }
+
+  /** Waits until a request releases a version, or `ms` passes. */
+  #nextRelease(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off('released', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.on('released', done);
+    });
+  }
+
+  /** Marks the least recently used busy version to drain, unless one is draining already. */
+  #drainLeastRecentlyUsed(exclude: ManagedVersion): void {
+    let candidate: ManagedVersion | undefined;
+    for (const managed of this.#versions.values()) {
+      if (managed.draining) return;
+      if (managed === exclude || managed.state !== 'ready' || managed.pinned) continue;
+      if (!candidate || (managed.lastUsedAt ?? 0) < (candidate.lastUsedAt ?? 0))
+        candidate = managed;
+    }
+    if (!candidate) return;
+    candidate.startDraining();
+    this.#logger.debug(
+      { model: candidate.model, version: candidate.version, for: exclude.key },
+      'draining a busy version to make room',
+    );
   }
 
   #leastRecentlyUsed(exclude: ManagedVersion): ManagedVersion | undefined {
     let victim: ManagedVersion | undefined;
     for (const managed of this.#versions.values()) {
-      if (managed === exclude || managed.state !== 'ready') continue;
-      if (managed.pinned || managed.inFlight > 0) continue;
+      if (managed === exclude || !managed.evictable) continue;
       if (!victim || (managed.lastUsedAt ?? 0) < (victim.lastUsedAt ?? 0)) victim = managed;
     }
     return victim;
@@ -447,7 +541,7 @@ export class ModelManager extends EventEmitter {
   #sweepIdle(): void {
     const cutoff = Date.now() - this.#settings.idleUnloadMs;
     for (const managed of this.#versions.values()) {
-      if (managed.state !== 'ready' || managed.pinned || managed.inFlight > 0) continue;
+      if (!managed.evictable) continue;
       const lastActive = Math.max(managed.lastUsedAt ?? 0, managed.loadedAt ?? 0);
       if (lastActive > cutoff) continue;
       const idleFor = Math.round((Date.now() - lastActive) / 1000);
@@ -494,6 +588,7 @@ function describe(managed: ManagedVersion): VersionStatus {
     memoryBytes: managed.memoryBytes,
     lastMeasuredBytes: managed.lastMeasuredBytes,
     loadMs: Math.round(managed.loadMs * 10) / 10,
+    loadCount: managed.loadCount,
     loadedAt: iso(managed.loadedAt),
     lastUsedAt: iso(managed.lastUsedAt),
     inFlight: managed.inFlight,

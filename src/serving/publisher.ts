@@ -7,9 +7,13 @@ import type { Registry } from '../registry/registry.js';
 import { detectFormat } from '../runtimes/formats.js';
 import { InvalidModelError } from '../runtimes/runtime.js';
 import type { ArtifactStore, StagedArtifact } from '../storage/artifact-store.js';
+import type { Signature } from '../tensors/types.js';
+import { TimeoutError, withTimeout } from '../util/async.js';
 import type { AliasService } from './aliases.js';
 import { checkAliasName } from './aliases.js';
 import type { Catalog } from './catalog.js';
+import type { LifecycleService } from './lifecycle.js';
+import type { ModelManager } from './model-manager.js';
 import type { WorkerPool } from './worker-pool.js';
 
 export interface PublishRequest {
@@ -38,7 +42,10 @@ export class Publisher {
   readonly #store: ArtifactStore;
   readonly #pool: WorkerPool;
   readonly #aliases: AliasService;
+  readonly #lifecycle: LifecycleService;
+  readonly #manager: ModelManager;
   readonly #maxUploadBytes: number;
+  readonly #inspectTimeoutMs: number;
   readonly #logger: Logger;
 
   constructor(options: {
@@ -47,7 +54,10 @@ export class Publisher {
     store: ArtifactStore;
     pool: WorkerPool;
     aliases: AliasService;
+    lifecycle: LifecycleService;
+    manager: ModelManager;
     maxUploadBytes: number;
+    inspectTimeoutMs: number;
     logger: Logger;
   }) {
     this.#registry = options.registry;
@@ -55,7 +65,10 @@ export class Publisher {
     this.#store = options.store;
     this.#pool = options.pool;
     this.#aliases = options.aliases;
+    this.#lifecycle = options.lifecycle;
+    this.#manager = options.manager;
     this.#maxUploadBytes = options.maxUploadBytes;
+    this.#inspectTimeoutMs = options.inspectTimeoutMs;
     this.#logger = options.logger;
   }
 
@@ -74,13 +87,39 @@ export class Publisher {
         .versions(request.model)
         .find((v) => v.sha256 === staged.sha256);
       if (existing) {
+        // Committing again replaces a stored copy that went missing or was corrupted.
+        await this.#store.commit(staged);
+        committed = true;
+        this.#onRepaired(existing);
         await this.#setAlias(request, existing.version);
         return { record: existing, created: false };
       }
       const { format, signature } = await this.#validate(staged, request.sourceName);
       await this.#store.commit(staged);
       committed = true;
-      const { record, created } = await this.#registry.models.insertVersion({
+      const { record, created } = await this.#register(request, staged, format, signature);
+      try {
+        await this.#setAlias(request, record.version);
+      } catch (error) {
+        // The upload and its alias change succeed together or not at all.
+        if (created) await this.#rollback(record, request.actor);
+        throw error;
+      }
+      return { record, created };
+    } finally {
+      if (!committed) await this.#store.discard(staged);
+    }
+  }
+
+  async #register(
+    request: PublishRequest,
+    staged: StagedArtifact,
+    format: string,
+    signature: Signature,
+  ): Promise<PublishResult> {
+    let result: PublishResult;
+    try {
+      result = await this.#registry.models.insertVersion({
         model: request.model,
         format,
         sha256: staged.sha256,
@@ -90,23 +129,44 @@ export class Publisher {
         description: request.description,
         createdAt: nowIso(),
       });
-      await this.#catalog.refreshModel(request.model);
-      if (created) {
-        this.#logger.info(
-          {
-            model: record.model,
-            version: record.version,
-            sha256: record.sha256,
-            sizeBytes: record.sizeBytes,
-            actor: request.actor,
-          },
-          'version registered',
-        );
+    } catch (error) {
+      // No row refers to the committed artifact, so it must not stay behind.
+      if ((await this.#registry.models.countBySha(staged.sha256)) === 0) {
+        await this.#store.remove(staged.sha256);
       }
-      await this.#setAlias(request, record.version);
-      return { record, created };
-    } finally {
-      if (!committed) await this.#store.discard(staged);
+      throw error;
+    }
+    await this.#catalog.refreshModel(request.model);
+    if (result.created) {
+      this.#logger.info(
+        {
+          model: result.record.model,
+          version: result.record.version,
+          sha256: result.record.sha256,
+          sizeBytes: result.record.sizeBytes,
+          actor: request.actor,
+        },
+        'version registered',
+      );
+    }
+    return result;
+  }
+
+  async #rollback(record: VersionRecord, actor: string): Promise<void> {
+    try {
+      await this.#lifecycle.deleteVersion(record, { force: true, actor });
+      if (this.#catalog.versions(record.model).length === 0) {
+        await this.#lifecycle.deleteModel(record.model, { force: true, actor });
+      }
+      this.#logger.info(
+        { model: record.model, version: record.version, actor },
+        'upload rolled back because its alias could not move',
+      );
+    } catch (error) {
+      this.#logger.error(
+        { model: record.model, version: record.version, err: error },
+        'rolling back an upload failed',
+      );
     }
   }
 
@@ -123,16 +183,28 @@ export class Publisher {
       );
     }
     try {
-      const signature = await this.#pool.inspect(detection.format, staged.tempPath);
+      const inspection = this.#pool.inspect(detection.format, staged.tempPath);
+      // A late result is dropped: the worker frees the model itself after the check.
+      inspection.catch(() => undefined);
+      const signature = await withTimeout(
+        inspection,
+        this.#inspectTimeoutMs,
+        `loading the model to check it took longer than ${this.#inspectTimeoutMs} ms (--load-timeout)`,
+      );
       return { format: detection.format, signature };
     } catch (error) {
-      if (!(error instanceof InvalidModelError)) throw error;
+      if (!(error instanceof InvalidModelError) && !(error instanceof TimeoutError)) throw error;
       throw new StewardError(
         'INVALID_ARTIFACT',
         `${describeSource(sourceName)} was rejected: ${error.message}`,
         { field: 'file', cause: error },
       );
     }
+  }
+
+  /** Lets a version whose load failed retry at once after its bytes were uploaded again. */
+  #onRepaired(record: VersionRecord): void {
+    this.#manager.allowRetry(record);
   }
 
   async #setAlias(request: PublishRequest, version: number): Promise<void> {

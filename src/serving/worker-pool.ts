@@ -30,12 +30,15 @@ type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : n
 
 /**
  * A fixed set of worker threads that hold and run models. Each loaded instance lives in one
- * worker; the pool routes calls to it and reports instances lost when a worker stops.
+ * worker; the pool routes calls to it and reports instances lost when a worker stops. One more
+ * worker checks uploaded files, so a slow upload never delays a served model.
  *
  * Events: `instances-lost` (instanceIds: string[], reason: string).
  */
 export class WorkerPool extends EventEmitter {
   readonly #slots: Slot[] = [];
+  /** Index of the worker that checks uploads; the serving workers come before it. */
+  readonly #inspector: number;
   readonly #logger: Logger;
   readonly #script = new URL('./worker.js', import.meta.url);
   #nextId = 1;
@@ -44,25 +47,22 @@ export class WorkerPool extends EventEmitter {
   constructor(size: number, logger: Logger) {
     super();
     this.#logger = logger;
-    for (let index = 0; index < size; index += 1) {
+    this.#inspector = size;
+    for (let index = 0; index <= size; index += 1) {
       this.#slots.push(this.#spawn(index));
     }
   }
 
+  /** The number of workers that serve models. */
   get size(): number {
-    return this.#slots.length;
-  }
-
-  /** Calls waiting for each worker, in slot order: a measure of how busy each one is. */
-  queueDepths(): number[] {
-    return this.#slots.map((slot) => slot.pending.size);
+    return this.#inspector;
   }
 
   /** Picks the worker with the fewest waiting calls, then the fewest instances, skipping `exclude`. */
   leastBusy(exclude: ReadonlySet<number> = new Set()): number {
     let best: Slot | undefined;
     for (const slot of this.#slots) {
-      if (exclude.has(slot.index)) continue;
+      if (slot.index === this.#inspector || exclude.has(slot.index)) continue;
       if (
         !best ||
         slot.pending.size < best.pending.size ||
@@ -118,26 +118,21 @@ export class WorkerPool extends EventEmitter {
     await this.#call(slot, { op: 'unload', instanceId });
   }
 
-  /** Loads a file in the least busy worker to read its signature, then frees it. */
+  /** Loads a file in the upload worker to read its signature, then frees it. */
   async inspect(format: string, file: string): Promise<Signature> {
-    return (await this.#call(this.leastBusy(), { op: 'inspect', format, file })) as Signature;
+    return (await this.#call(this.#inspector, { op: 'inspect', format, file })) as Signature;
   }
 
   /**
-   * Stops a worker whose native call cannot be interrupted (a load past its timeout) and
-   * starts a fresh one in its place. Its instances are reported lost.
+   * Waits for the calls in flight (at most `timeoutMs`), then stops every worker. Terminating
+   * a worker inside a native call aborts the whole process, so the wait comes first.
    */
-  async restart(slot: number, reason: string): Promise<void> {
-    const target = this.#slots[slot]!;
-    this.#logger.warn({ worker: slot, reason }, 'restarting model worker');
-    target.worker.removeAllListeners('exit');
-    await target.worker.terminate();
-    this.#failSlot(target, reason);
-    this.#slots[slot] = this.#spawn(slot);
-  }
-
-  async close(): Promise<void> {
+  async close(timeoutMs = 30_000): Promise<void> {
     this.#closing = true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.#slots.some((slot) => slot.pending.size > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
     await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
   }
 

@@ -61,7 +61,7 @@ export class LocalArtifactStore implements ArtifactStore {
       await pipeline(source, meter, createWriteStream(tempPath, { flush: true }));
     } catch (error) {
       await fs.rm(tempPath, { force: true });
-      throw error;
+      throw asUploadError(error);
     }
     return { tempPath, sha256: hash.digest('hex'), sizeBytes };
   }
@@ -89,12 +89,12 @@ export class LocalArtifactStore implements ArtifactStore {
     try {
       actual = await hashFile(file);
     } catch (error) {
-      throw new Error(`artifact ${sha256} is missing from ${path.dirname(file)}`, {
-        cause: error,
-      });
+      throw new Error(`artifact ${sha256} is missing from the artifact store`, { cause: error });
     }
     if (actual !== sha256) {
-      throw new Error(`artifact ${file} is corrupted: its sha256 is now ${actual}`);
+      throw new Error(
+        `artifact ${sha256} is corrupted: its sha256 is now ${actual}; upload the model file again to repair it`,
+      );
     }
     return file;
   }
@@ -122,6 +122,22 @@ export class LocalArtifactStore implements ArtifactStore {
     if (!(await fileExists(file))) return false;
     return (await hashFile(file)) === sha256;
   }
+}
+
+/**
+ * Classifies a failed stage. File-system errors stay internal; anything else came from the
+ * incoming stream (a client that disconnected, a malformed multipart body) and is the client's.
+ */
+function asUploadError(error: unknown): unknown {
+  if (error instanceof StewardError) return error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== undefined && /^E(NOSPC|ACCES|PERM|ROFS|IO|MFILE|NFILE|DQUOT)$/.test(code))
+    return error;
+  return new StewardError(
+    'INVALID_ARGUMENT',
+    `the upload was interrupted or malformed: ${(error as Error).message}`,
+    { field: 'file', cause: error },
+  );
 }
 
 export async function hashFile(file: string): Promise<string> {

@@ -3,6 +3,7 @@ import { toFloat16Bits } from './float16.js';
 import {
   ARRAY_TYPES,
   type Datatype,
+  elementCount,
   elementSize,
   type NumericArray,
   type TensorData,
@@ -32,33 +33,44 @@ function invalid(input: string, message: string): StewardError {
   });
 }
 
-/** Flattens nested JSON `data` in row-major order; the caller checks the count against the shape. */
-export function flattenData(input: string, data: unknown): unknown[] {
+/**
+ * Flattens JSON `data` in row-major order. Flat data passes as it is and the caller checks its
+ * count. Nested data must follow the shape: each array at depth d has shape[d] items, and the
+ * innermost arrays hold the product of the remaining dimensions as scalars.
+ */
+export function flattenData(input: string, data: unknown, shape: readonly number[]): unknown[] {
   if (!Array.isArray(data)) {
     throw invalid(input, 'data must be an array of values (flat or nested in row-major order)');
   }
   if (!data.some(Array.isArray)) return data;
   const flat: unknown[] = [];
-  const stack: unknown[][] = [data];
-  const positions: number[] = [0];
-  while (stack.length > 0) {
-    const level = stack[stack.length - 1]!;
-    const position = positions[positions.length - 1]!;
-    if (position >= level.length) {
-      stack.pop();
-      positions.pop();
-      continue;
-    }
-    positions[positions.length - 1] = position + 1;
-    const value = level[position];
-    if (Array.isArray(value)) {
-      stack.push(value);
-      positions.push(0);
-    } else {
-      flat.push(value);
-    }
-  }
+  collect(input, data, shape, 0, flat);
   return flat;
+}
+
+function collect(
+  input: string,
+  level: unknown[],
+  shape: readonly number[],
+  depth: number,
+  out: unknown[],
+): void {
+  const nested = level.some(Array.isArray);
+  if (nested && !level.every(Array.isArray)) {
+    throw invalid(input, `nested data mixes arrays and values at depth ${depth}`);
+  }
+  const expected = nested ? shape[depth] : elementCount(shape.slice(depth));
+  if (expected === undefined || level.length !== expected) {
+    throw invalid(
+      input,
+      `nested data does not match shape [${shape.join(',')}]: an array at depth ${depth} has ${level.length} items, expected ${expected ?? 'none (too deep)'}`,
+    );
+  }
+  if (!nested) {
+    for (const value of level) out.push(value);
+    return;
+  }
+  for (const child of level) collect(input, child as unknown[], shape, depth + 1, out);
 }
 
 /** Converts JSON values to the storage of `datatype`, checking each element's type and range. */
@@ -68,6 +80,7 @@ export function decodeJsonValues(input: string, datatype: Datatype, values: unkn
       if (typeof value !== 'string') {
         throw invalid(input, `element ${index} is ${describe(value)}, but BYTES needs a string`);
       }
+      checkNoNul(input, index, value);
       return value;
     });
   }
@@ -183,6 +196,8 @@ export function decodeBinaryValues(
   return array;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeBinaryStrings(input: string, count: number, chunk: Buffer): string[] {
   const strings: string[] = [];
   let offset = 0;
@@ -194,7 +209,17 @@ function decodeBinaryStrings(input: string, count: number, chunk: Buffer): strin
     if (offset + length > chunk.length) {
       throw invalid(input, `binary BYTES element ${strings.length} runs past the end of the data`);
     }
-    strings.push(chunk.toString('utf8', offset, offset + length));
+    let text: string;
+    try {
+      text = UTF8.decode(chunk.subarray(offset, offset + length));
+    } catch {
+      throw invalid(
+        input,
+        `binary BYTES element ${strings.length} is not valid UTF-8, which onnxruntime string tensors need`,
+      );
+    }
+    checkNoNul(input, strings.length, text);
+    strings.push(text);
     offset += length;
   }
   if (strings.length !== count) {
@@ -204,6 +229,16 @@ function decodeBinaryStrings(input: string, count: number, chunk: Buffer): strin
     );
   }
   return strings;
+}
+
+/** onnxruntime passes strings as C strings, so a NUL would silently cut the element short. */
+function checkNoNul(input: string, index: number, value: string): void {
+  if (value.includes('\u0000')) {
+    throw invalid(
+      input,
+      `BYTES element ${index} contains a NUL character, which onnxruntime string tensors cannot carry`,
+    );
+  }
 }
 
 function describe(value: unknown): string {

@@ -1,35 +1,38 @@
-const scratch = new DataView(new ArrayBuffer(4));
-
-/** Converts a number to IEEE 754 half-precision bits, rounding to nearest even. */
+/**
+ * Converts a number to IEEE 754 half-precision bits, rounding to nearest, ties to even. The
+ * rounding works on the double itself: going through float32 first would round twice and
+ * can land on the wrong neighbour.
+ */
 export function toFloat16Bits(value: number): number {
-  scratch.setFloat32(0, value);
-  const bits = scratch.getUint32(0);
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = (bits >>> 23) & 0xff;
-  const mantissa = bits & 0x7fffff;
+  if (Number.isNaN(value)) return 0x7e00;
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const magnitude = Math.abs(value);
+  // 65520 is halfway between the largest half (65504) and 65536, and ties go to the even
+  // neighbour, which is infinity.
+  if (magnitude >= 65520) return sign | 0x7c00;
+  if (magnitude < 2 ** -14) {
+    // Subnormal: a multiple of 2^-24; 1024 of them carry into the smallest normal number.
+    return sign | roundHalfEven(magnitude * 2 ** 24);
+  }
+  let exponent = Math.floor(Math.log2(magnitude));
+  // log2 can be off by one next to powers of two; scaling by a power of two is exact.
+  if (2 ** exponent > magnitude) exponent -= 1;
+  if (2 ** (exponent + 1) <= magnitude) exponent += 1;
+  let mantissa = roundHalfEven((magnitude / 2 ** exponent - 1) * 1024);
+  if (mantissa === 1024) {
+    mantissa = 0;
+    exponent += 1;
+  }
+  if (exponent > 15) return sign | 0x7c00;
+  return sign | ((exponent + 15) << 10) | mantissa;
+}
 
-  if (exponent === 0xff) {
-    // Infinity keeps a zero mantissa; NaN keeps a quiet-NaN bit.
-    return sign | 0x7c00 | (mantissa !== 0 ? 0x200 : 0);
-  }
-  const halfExponent = exponent - 127 + 15;
-  if (halfExponent >= 0x1f) return sign | 0x7c00;
-  if (halfExponent <= 0) {
-    // Subnormal half, or zero when the value is below half the smallest subnormal.
-    if (halfExponent < -10) return sign;
-    const full = mantissa | 0x800000;
-    const shift = 14 - halfExponent;
-    let half = full >>> shift;
-    const remainder = full & ((1 << shift) - 1);
-    const midpoint = 1 << (shift - 1);
-    if (remainder > midpoint || (remainder === midpoint && (half & 1) === 1)) half += 1;
-    return sign | half;
-  }
-  let half = (halfExponent << 10) | (mantissa >>> 13);
-  const remainder = mantissa & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent, up to infinity.
-  if (remainder > 0x1000 || (remainder === 0x1000 && (half & 1) === 1)) half += 1;
-  return sign | half;
+function roundHalfEven(value: number): number {
+  const floor = Math.floor(value);
+  const fraction = value - floor;
+  if (fraction > 0.5) return floor + 1;
+  if (fraction < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 /** Converts IEEE 754 half-precision bits to a number. */

@@ -12,6 +12,9 @@ export interface InferenceRequest {
   readonly binaryOutputs: ReadonlySet<string>;
 }
 
+/** Largest element count of one input: the longest typed array Node allocates without doubt. */
+const MAX_ELEMENTS = 2 ** 31 - 1;
+
 function bad(message: string, field: string): StewardError {
   return new StewardError('INVALID_TENSOR', message, { field });
 }
@@ -64,7 +67,7 @@ export function parseInferenceRequest(
       binaryOffset += binarySize;
       data = decodeBinaryValues(header.name, header.datatype, count, chunk);
     } else {
-      const values = flattenData(header.name, (raw as Record<string, unknown>).data);
+      const values = flattenData(header.name, (raw as Record<string, unknown>).data, header.shape);
       if (values.length !== count) {
         throw bad(
           `input "${header.name}": shape [${header.shape.join(',')}] needs ${count} values, received ${values.length}`,
@@ -141,6 +144,12 @@ function checkHeader(
     );
   }
   checkShape(name, spec, shape as number[]);
+  if (elementCount(shape as number[]) > MAX_ELEMENTS) {
+    throw bad(
+      `input "${name}": shape [${shape.join(',')}] has more than ${MAX_ELEMENTS} elements`,
+      `inputs.${name}.shape`,
+    );
+  }
   return { name, datatype, shape: shape as number[] };
 }
 

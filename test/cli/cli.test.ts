@@ -37,7 +37,10 @@ describe('steward CLI client', () => {
   it('reports a repeated push as already registered', async () => {
     const result = await cli(['push', example('digits-mlp'), '--model', 'digits']);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /digits version 1 already registered as/);
+    assert.match(
+      result.stdout,
+      /digits version 1 already has these bytes \(sha256 3d368d98c980, 38\.4 KiB\); nothing new registered/,
+    );
   });
 
   it('lists models in a table', async () => {
@@ -59,6 +62,7 @@ describe('steward CLI client', () => {
     const result = await cli(['show', 'digits']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /aliases: production -> 1/);
+    assert.match(result.stdout, /signature of version 1:/);
     assert.match(result.stdout, /input\s+pixels\s+FP32\s+\[-1, 64\]/);
     assert.match(result.stdout, /output\s+logits\s+FP32\s+\[-1, 10\]/);
   });
@@ -77,6 +81,12 @@ describe('steward CLI client', () => {
     const result = await cli(['show', 'missing-model']);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /steward: 404: model "missing-model" is not registered/);
+  });
+
+  it('names a missing file', async () => {
+    const result = await cli(['push', '/no/such/model.onnx', '--model', 'digits']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /cannot read \/no\/such\/model\.onnx: ENOENT/);
   });
 
   it('explains an unreachable server', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { call, infer, push } from '../support/http.js';
-import { slowRunModel } from '../support/onnx-builder.js';
+import { slowLoadModel, slowRunModel } from '../support/onnx-builder.js';
 import { spawnServer } from '../support/process.js';
 import { makeDataDir } from '../support/server.js';
 
@@ -34,6 +34,23 @@ describe('graceful shutdown', () => {
         restarted.child.kill('SIGTERM');
         assert.equal(await restarted.exited, 0);
       }
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 0 on SIGTERM while an upload is being checked', async () => {
+    const dataDir = await makeDataDir();
+    try {
+      const server = await spawnServer(['--data-dir', dataDir]);
+      const upload = push(server.url, 'slow', slowLoadModel(1024, 60)).catch(
+        (error: Error) => error,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exited, 0);
+      const result = await upload;
+      if (!(result instanceof Error)) assert.equal(result.status, 201, JSON.stringify(result.body));
     } finally {
       await fs.rm(dataDir, { recursive: true, force: true });
     }

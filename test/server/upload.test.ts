@@ -230,3 +230,36 @@ describe('concurrent uploads', () => {
     assert.equal(responses.filter((response) => response.status === 200).length, 5);
   });
 });
+
+describe('upload content types', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer();
+  });
+
+  after(async () => {
+    await server.destroy();
+  });
+
+  for (const type of [
+    'text/plain',
+    'application/json',
+    'application/x-www-form-urlencoded',
+    'application/onnx',
+  ]) {
+    it(`takes a raw body sent as ${type}`, async () => {
+      const bytes = await readFile(example('breast-cancer-logreg'));
+      const response = await call(`${server.url}/api/v1/models/typed/versions`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: bytes,
+      });
+      assert.ok(
+        response.status === 201 || response.status === 200,
+        `${response.status} ${JSON.stringify(response.body)}`,
+      );
+      assert.equal(response.body.version, 1);
+    });
+  }
+});

@@ -40,3 +40,22 @@ describe('float16', () => {
     }
   });
 });
+
+describe('float16 rounding from doubles', () => {
+  it('rounds once, from the double', () => {
+    // Through float32 this would round to 1.0 first, then stay at 1.0.
+    assert.equal(toFloat16Bits(1.0004882812500009), 0x3c01);
+    assert.equal(fromFloat16Bits(toFloat16Bits(1.0004882812500009)), 1.0009765625);
+  });
+
+  it('rounds the largest finite half and overflows past it', () => {
+    assert.equal(toFloat16Bits(65519.99), 0x7bff);
+    assert.equal(toFloat16Bits(-65520), 0xfc00);
+  });
+
+  it('rounds subnormals half to even', () => {
+    assert.equal(toFloat16Bits(2 ** -25), 0x0000);
+    assert.equal(toFloat16Bits(3 * 2 ** -25), 0x0002);
+    assert.equal(toFloat16Bits(2 ** -14 - 2 ** -26), 0x0400);
+  });
+});

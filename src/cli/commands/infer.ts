@@ -3,7 +3,15 @@ import type { Command } from 'commander';
 import { type ClientOptions, requestJson } from '../client.js';
 
 async function readInput(source: string): Promise<string> {
-  if (source !== '-') return fs.readFile(source, 'utf8');
+  if (source !== '-') {
+    try {
+      return await fs.readFile(source, 'utf8');
+    } catch (error) {
+      throw new Error(
+        `cannot read ${source}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+  }
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');

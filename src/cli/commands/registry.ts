@@ -66,11 +66,16 @@ export function registerRegistryCommands(program: Command, client: () => ClientO
           },
         );
         if (showProgress) process.stderr.write('\n');
-        const verb = status === 201 ? 'registered' : 'already registered as';
+        const what = `${body.model} version ${body.version}`;
+        const facts = `sha256 ${body.sha256.slice(0, 12)}, ${formatBytes(body.size_bytes)}`;
         const aliases = body.aliases.length > 0 ? ` [${body.aliases.join(', ')}]` : '';
-        console.log(
-          `${body.model} version ${body.version} ${verb} (sha256 ${body.sha256.slice(0, 12)}, ${formatBytes(body.size_bytes)})${aliases}`,
-        );
+        if (status === 201) {
+          console.log(`${what} registered (${facts})${aliases}`);
+        } else {
+          console.log(
+            `${what} already has these bytes (${facts}); nothing new registered${aliases}`,
+          );
+        }
       },
     );
 
@@ -114,21 +119,7 @@ export function registerRegistryCommands(program: Command, client: () => ClientO
       console.log(`aliases: ${aliases.length > 0 ? aliases.join(', ') : 'none'}`);
       console.log('');
       console.log(renderTable(VERSION_HEADERS, model.versions.map(versionRow)));
-      const newest = model.versions[model.versions.length - 1];
-      if (newest) {
-        console.log('');
-        console.log(`signature of version ${newest.version}:`);
-        for (const [role, tensors] of [
-          ['input', newest.signature.inputs],
-          ['output', newest.signature.outputs],
-        ] as const) {
-          for (const tensor of tensors) {
-            console.log(
-              `  ${role}  ${tensor.name}  ${tensor.datatype}  [${tensor.shape.join(', ')}]`,
-            );
-          }
-        }
-      }
+      printSignatures(model.versions);
     });
 }
 
@@ -140,6 +131,7 @@ const VERSION_HEADERS = [
   'LOADED',
   'REQUESTS',
   'ERRORS',
+  'REJECTED',
   'P95 MS',
   'LAST USED',
   'SIZE',
@@ -154,9 +146,33 @@ function versionRow(version: VersionView): string[] {
     version.status,
     loaded,
     String(version.usage.requests),
-    String(version.usage.errors + version.usage.client_errors),
+    String(version.usage.errors),
+    String(version.usage.client_errors),
     version.usage.latency_ms.p95 === null ? '-' : version.usage.latency_ms.p95.toFixed(2),
     ago(version.usage.last_used_at),
     formatBytes(version.size_bytes),
   ];
+}
+
+/** Prints each distinct signature once, with the versions that share it. */
+function printSignatures(versions: readonly VersionView[]): void {
+  const groups = new Map<string, number[]>();
+  for (const version of versions) {
+    const key = JSON.stringify(version.signature);
+    groups.set(key, [...(groups.get(key) ?? []), version.version]);
+  }
+  for (const [key, numbers] of groups) {
+    const signature = JSON.parse(key) as VersionView['signature'];
+    const label = numbers.length === 1 ? 'version' : 'versions';
+    console.log('');
+    console.log(`signature of ${label} ${numbers.join(', ')}:`);
+    for (const [role, tensors] of [
+      ['input', signature.inputs],
+      ['output', signature.outputs],
+    ] as const) {
+      for (const tensor of tensors) {
+        console.log(`  ${role}  ${tensor.name}  ${tensor.datatype}  [${tensor.shape.join(', ')}]`);
+      }
+    }
+  }
 }

@@ -20,11 +20,8 @@ export function inferenceRoutes(app: FastifyInstance, steward: Steward): void {
   // Inference bodies are parsed here, whatever their content type, so JSON errors and the
   // binary extension get protocol error bodies and the configured size limit.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: steward.config.maxRequestBytes },
-    (_request, body, done) => done(null, body),
-  );
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  const bodyLimit = steward.config.maxRequestBytes;
 
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
     app.get<{ Params: ModelParams }>(prefix, async (request) => {
@@ -43,7 +40,7 @@ export function inferenceRoutes(app: FastifyInstance, steward: Steward): void {
       return { name: record.model, version: String(record.version), ready: true };
     });
 
-    app.post<{ Params: ModelParams }>(`${prefix}/infer`, (request, reply) =>
+    app.post<{ Params: ModelParams }>(`${prefix}/infer`, { bodyLimit }, (request, reply) =>
       infer(steward, request, reply),
     );
   }
@@ -73,6 +70,7 @@ async function infer(
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const { json, binary } = splitBody(request);
+  checkNesting(json);
   let body: unknown;
   try {
     body = JSON.parse(json.toString('utf8'));
@@ -110,8 +108,9 @@ function splitBody(request: FastifyRequest): { json: Buffer; binary: Buffer | un
   }
   const header = request.headers[HEADER_LENGTH];
   if (header === undefined) return { json: body, binary: undefined };
-  const length = Number(header);
-  if (!Number.isSafeInteger(length) || length < 0 || length > body.length) {
+  const length =
+    typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : Number.NaN;
+  if (!Number.isSafeInteger(length) || length > body.length) {
     throw new StewardError(
       'INVALID_ARGUMENT',
       `Inference-Header-Content-Length is ${JSON.stringify(header)}, but it must be a byte count from 0 to the body size ${body.length}`,
@@ -119,4 +118,36 @@ function splitBody(request: FastifyRequest): { json: Buffer; binary: Buffer | un
     );
   }
   return { json: body.subarray(0, length), binary: body.subarray(length) };
+}
+
+/** Deepest array or object nesting accepted in a request; tensors have a handful of dimensions. */
+const MAX_NESTING = 64;
+
+/**
+ * Rejects JSON nested deeper than MAX_NESTING before it is parsed: parsing and walking a body
+ * of millions of nested brackets would hold the event loop for seconds.
+ */
+function checkNesting(json: Buffer): void {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < json.length; index += 1) {
+    const byte = json[index]!;
+    if (inString) {
+      if (byte === 0x5c) index += 1;
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) {
+      inString = true;
+    } else if (byte === 0x5b || byte === 0x7b) {
+      depth += 1;
+      if (depth > MAX_NESTING) {
+        throw new StewardError(
+          'INVALID_ARGUMENT',
+          `request body nests arrays or objects deeper than ${MAX_NESTING} levels; send tensor data flat in row-major order`,
+          { field: 'body' },
+        );
+      }
+    } else if (byte === 0x5d || byte === 0x7d) {
+      depth -= 1;
+    }
+  }
 }

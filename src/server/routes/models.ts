@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { StewardError } from '../../errors.js';
@@ -51,19 +51,21 @@ export async function modelRoutes(app: FastifyInstance, steward: Steward): Promi
  */
 async function uploadRoute(app: FastifyInstance, steward: Steward): Promise<void> {
   const limit = steward.publisher.maxUploadBytes;
-  await app.register(multipart, { limits: { fileSize: limit, files: 1, fields: 10 } });
-  // Raw uploads are streamed to disk by the store, which enforces the limit as bytes arrive.
+  // Every body but multipart reaches the handler as the raw stream, whatever its declared type;
+  // the store streams it to disk and enforces the size limit as bytes arrive.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-  app.addContentTypeParser('application/octet-stream', (_request, payload, done) =>
-    done(null, payload),
-  );
+  await app.register(multipart, { limits: { fileSize: limit, files: 1, fields: 10 } });
 
   app.post<{ Params: NameParams; Querystring: UploadQuery }>(
     '/api/v1/models/:name/versions',
+    { schema: { querystring: UPLOAD_QUERY_SCHEMA } },
     async (request, reply) => {
       checkModelName(request.params.name);
       const declared = Number(request.headers['content-length'] ?? 0);
-      if (declared > limit) {
+      // A multipart body carries form fields and boundaries too, so only a raw body is checked
+      // against the limit here; the multipart parser checks the file part itself.
+      if (!request.isMultipart() && declared > limit) {
         throw new StewardError(
           'PAYLOAD_TOO_LARGE',
           `model file of ${declared} bytes exceeds the upload limit of ${limit} bytes; raise --max-upload-size to accept it`,
@@ -80,6 +82,16 @@ async function uploadRoute(app: FastifyInstance, steward: Steward): Promise<void
     },
   );
 }
+
+/** Each upload query field at most once, as a string. */
+const UPLOAD_QUERY_SCHEMA = {
+  type: 'object',
+  properties: {
+    description: { type: 'string', maxLength: 10_000 },
+    alias: { type: 'string' },
+    filename: { type: 'string', maxLength: 1024 },
+  },
+} as const;
 
 type UploadParts = Omit<PublishRequest, 'model' | 'actor'>;
 
@@ -103,7 +115,19 @@ function fromRawBody(request: FastifyRequest<{ Querystring: UploadQuery }>): Upl
 async function fromMultipart(
   request: FastifyRequest<{ Querystring: UploadQuery }>,
 ): Promise<UploadParts> {
-  const file = await request.file();
+  let file: Awaited<ReturnType<FastifyRequest['file']>>;
+  try {
+    file = await request.file();
+  } catch (error) {
+    throw new StewardError(
+      'INVALID_ARGUMENT',
+      `malformed multipart body: ${(error as Error).message}`,
+      {
+        field: 'file',
+        cause: error,
+      },
+    );
+  }
   if (!file) {
     throw new StewardError(
       'INVALID_ARGUMENT',
@@ -119,17 +143,29 @@ async function fromMultipart(
     if (value && !Array.isArray(value) && value.type === 'field') return String(value.value);
     return undefined;
   };
-  file.file.on('limit', () => {
-    file.file.destroy(
-      new StewardError(
-        'PAYLOAD_TOO_LARGE',
-        'model file exceeds the upload limit; raise --max-upload-size to accept it',
-        { field: 'file' },
-      ),
-    );
+  // The parser stops at the size limit and marks the part truncated; the guard turns that into
+  // an error before the end of the stream, so the staged file is never committed.
+  const guard = new Transform({
+    transform(chunk, _encoding, callback) {
+      callback(null, chunk);
+    },
+    flush(callback) {
+      if (!file.file.truncated) {
+        callback();
+        return;
+      }
+      callback(
+        new StewardError(
+          'PAYLOAD_TOO_LARGE',
+          'model file exceeds the upload limit; raise --max-upload-size to accept it',
+          { field: 'file' },
+        ),
+      );
+    },
   });
+  const source = pipeline(file.file, guard, () => undefined);
   return {
-    source: file.file,
+    source,
     sourceName: file.filename ?? '',
     description: request.query.description ?? field('description') ?? '',
     alias: request.query.alias ?? field('alias'),
