@@ -28,3 +28,11 @@ export class InvalidModelError extends Error {
     this.name = 'InvalidModelError';
   }
 }
+
+/** Thrown by a model when a request's inputs cannot be fed to it; the client is at fault. */
+export class InvalidInputError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InvalidInputError';
+  }
+}

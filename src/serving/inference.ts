@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
 import type { VersionRecord } from '../registry/records.js';
+import { InvalidInputError } from '../runtimes/runtime.js';
 import type { UsageTracker } from '../telemetry/usage.js';
 import { parseInferenceRequest } from '../tensors/request.js';
 import { type EncodedResponse, encodeInferenceResponse } from '../tensors/response.js';
@@ -65,6 +66,10 @@ export class InferenceService {
       this.#usage.record(record.model, record.version, 'success', elapsed());
       return { record, response };
     } catch (error) {
+      if (error instanceof InvalidInputError) {
+        this.#usage.record(record.model, record.version, 'client_error', elapsed());
+        throw new StewardError('INVALID_TENSOR', error.message, { cause: error });
+      }
       this.#usage.record(record.model, record.version, 'model_error', elapsed());
       this.#logger.error(
         { model: record.model, version: record.version, err: error },

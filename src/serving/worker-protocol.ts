@@ -39,5 +39,9 @@ export type WorkerResponse =
   | {
       readonly id: number;
       readonly ok: false;
-      readonly error: { readonly message: string; readonly invalidModel: boolean };
+      readonly error: {
+        readonly message: string;
+        readonly invalidModel: boolean;
+        readonly invalidInput: boolean;
+      };
     };

@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { loadModel } from '../runtimes/index.js';
-import { InvalidModelError, type LoadedModel } from '../runtimes/runtime.js';
+import { InvalidInputError, InvalidModelError, type LoadedModel } from '../runtimes/runtime.js';
 import type { Tensor } from '../tensors/types.js';
 import type { LoadReply, RunReply, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
@@ -26,6 +26,7 @@ port.on('message', (request: WorkerRequest) => {
         error: {
           message: error instanceof Error ? error.message : String(error),
           invalidModel: error instanceof InvalidModelError,
+          invalidInput: error instanceof InvalidInputError,
         },
       };
       port.postMessage(response);
