@@ -6,10 +6,10 @@ export class ArchiveError extends Error {
   }
 }
 
-/** The message for an entry whose path would place it outside the target folder. */
-export function outsideFolder(entry: string, why: 'absolute' | 'dot-dot'): ArchiveError {
-  const what = why === 'absolute' ? 'an absolute path' : 'a ".." segment';
+/** Creates the error for an entry whose path would place it outside the target folder. */
+export function outsideFolder(entry: string, reason: 'absolute' | 'dot-dot'): ArchiveError {
+  const problem = reason === 'absolute' ? 'an absolute path' : 'a ".." segment';
   return new ArchiveError(
-    `archive entry "${entry}" has ${what}, which would write outside the model's folder`,
+    `archive entry "${entry}" has ${problem}, which would write outside the model's folder`,
   );
 }

@@ -5,7 +5,7 @@ import { outsideFolder } from './archive-error.js';
 
 export type ArchiveKind = 'zip' | 'tar.gz';
 
-/** What an archive entry is. Anything but a regular file or a folder is rejected on unpack. */
+/** The type of an archive entry. Anything but a regular file or a folder is rejected on unpack. */
 export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
 /** One entry of an archive, read in archive order. */
@@ -15,7 +15,7 @@ export interface ArchiveEntry {
   readonly type: EntryType;
   /** Size the archive declares for the entry's content, in bytes. */
   readonly size: number;
-  /** Streams the entry's content; call it at most once, before reading the next entry. */
+  /** Streams the entry's content. Call it at most once, before the next entry is read. */
   open(): Promise<AsyncIterable<Uint8Array>>;
 }
 
@@ -135,7 +135,7 @@ async function* tarEntries(file: string): AsyncGenerator<ArchiveEntry> {
             return entry;
           },
         };
-        // Content nobody read is skipped so the parser can move on to the next header.
+        // Unread content is skipped so that the parser moves on to the next header.
         if (!opened) entry.resume();
         continue;
       }

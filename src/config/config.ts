@@ -14,9 +14,9 @@ export interface Config {
   readonly insecure: boolean;
   readonly logLevel: string;
   readonly maxUploadBytes: number;
-  /** Largest total size of the files an uploaded archive unpacks to. */
+  /** Maximum total size, in bytes, of the files that an uploaded archive unpacks to. */
   readonly maxUnpackedBytes: number;
-  /** Most entries (files and folders) an uploaded archive may hold. */
+  /** Maximum number of entries (files and folders) in an uploaded archive. */
   readonly maxArchiveEntries: number;
   readonly maxRequestBytes: number;
   /** Worker threads that run models. */
@@ -141,7 +141,7 @@ export const SETTINGS = [
     key: 'maxUnpackedBytes',
     flag: '--max-unpacked-size <bytes>',
     env: 'STEWARD_MAX_UNPACKED_SIZE',
-    help: 'largest total size of the files in an uploaded .zip or .tar.gz, such as 4GiB',
+    help: 'maximum total size of the files in an uploaded .zip or .tar.gz, such as 4GiB',
     parse: (text) => parseBytes(text, 'max unpacked size'),
     fallback: () => 4 * 1024 ** 3,
   }),
@@ -149,7 +149,7 @@ export const SETTINGS = [
     key: 'maxArchiveEntries',
     flag: '--max-archive-entries <count>',
     env: 'STEWARD_MAX_ARCHIVE_ENTRIES',
-    help: 'most files and folders an uploaded .zip or .tar.gz may hold',
+    help: 'maximum number of files and folders in an uploaded .zip or .tar.gz',
     parse: integer('archive entry count', 1, 1_000_000),
     fallback: () => 1000,
   }),

@@ -112,7 +112,7 @@ async function describeKeras3Archive(folder: string): Promise<string> {
     const metadata = JSON.parse(await fs.readFile(path.join(folder, 'metadata.json'), 'utf8'));
     if (typeof metadata?.keras_version === 'string') version = metadata.keras_version;
   } catch {
-    // A damaged metadata.json leaves the version unknown; the rejection stands either way.
+    // A damaged metadata.json leaves the version unknown, and the archive is rejected anyway.
   }
   return (
     `the archive is a Keras 3 .keras file (keras_version ${version}), which Steward does not ` +

@@ -128,7 +128,7 @@ function toSpec(meta: ort.InferenceSession.ValueMetadata, role: 'input' | 'outpu
   return { name: meta.name, datatype, shape };
 }
 
-/** The file itself, or the one .onnx file at the top of a model folder. */
+/** Returns the file itself, or the one .onnx file at the top of a model folder. */
 async function modelFileAt(location: string): Promise<string> {
   if (!(await fs.stat(location)).isDirectory()) return location;
   const models = (await fs.readdir(location)).filter((name) => name.endsWith('.onnx'));

@@ -29,7 +29,7 @@ export class InvalidModelError extends Error {
   }
 }
 
-/** Thrown by a model when a request's inputs cannot be fed to it; the client is at fault. */
+/** Thrown by a model when a request's inputs cannot be fed to it, which is the client's fault. */
 export class InvalidInputError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);

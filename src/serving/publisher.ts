@@ -39,10 +39,10 @@ export interface PublishResult {
 }
 
 /**
- * Turns an uploaded file into a registered version. The file is staged and hashed, its format
- * detected from its bytes (an archive is unpacked and its format detected from the files
- * inside), and a runtime must load it before it is committed; only then does a version row
- * appear. Any failure leaves nothing stored or registered.
+ * Turns an uploaded file into a registered version. The file is staged and hashed, and its
+ * format is detected from its bytes. An archive is unpacked and its format detected from the
+ * files inside. A runtime must load the model before the file is committed, and only then does
+ * a version row appear. Any failure leaves nothing stored or registered.
  */
 export class Publisher {
   readonly #registry: Registry;

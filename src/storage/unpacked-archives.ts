@@ -34,7 +34,7 @@ export class UnpackedArchives {
   }
 
   /**
-   * Unpacks an archive under a temporary name and returns the folder that holds its files:
+   * Unpacks an archive under a temporary name and returns the folder that contains its files:
    * when every entry sits in one top-level folder, that folder.
    */
   async stage(archive: string, kind: ArchiveKind): Promise<string> {

@@ -102,7 +102,7 @@ export async function writeBigEndianCopy(
   await writeFile(target, bytes);
 }
 
-/** A Keras 2.3 Sequential config: Dense(units, input [null, inputs]) then an Activation. */
+/** Builds a Keras 2.3 Sequential config: Dense(units, input [null, inputs]), then an Activation. */
 export function denseSoftmaxConfig(inputs: number, units: number, extraLayers: unknown[] = []) {
   return {
     class_name: 'Sequential',

@@ -42,7 +42,7 @@ export async function kerasReference(path: string): Promise<KerasReference> {
   }
 }
 
-/** A layer's weights by their last name component: kernel, bias, recurrent_kernel, embeddings. */
+/** Reads a layer's weights keyed by their last name component, such as kernel or bias. */
 function readLayer(file: File, layer: string): Weights {
   const group = file.get(`model_weights/${layer}`);
   if (!group) return {};
@@ -154,7 +154,7 @@ function zeroPad(input: Value, padding: [[number, number], [number, number]]): V
   return { shape: [outHeight, outWidth, channels], data };
 }
 
-/** Valid convolution with stride 1; the Keras kernel layout is [height, width, in, out]. */
+/** Computes a valid convolution with stride 1. Keras lays kernels out as [height, width, in, out]. */
 function conv2d(input: Value, weights: Weights): Value {
   const [height, width, channels] = input.shape as [number, number, number];
   const [kh, kw, , filters] = weights.kernel!.shape as [number, number, number, number];
@@ -223,6 +223,7 @@ function lstm(input: Value, weights: Weights, config: Record<string, any>): Valu
   let h = new Array(units).fill(0);
   let c = new Array(units).fill(0);
   const sequence: number[] = [];
+
   for (let t = 0; t < steps; t += 1) {
     const z: number[] = bias.slice();
     for (let j = 0; j < 4 * units; j += 1) {
@@ -230,6 +231,7 @@ function lstm(input: Value, weights: Weights, config: Record<string, any>): Valu
         z[j]! += input.data[t * features + i]! * kernel[i * 4 * units + j]!;
       for (let i = 0; i < units; i += 1) z[j]! += h[i]! * recurrent[i * 4 * units + j]!;
     }
+
     const nextC: number[] = [];
     const nextH: number[] = [];
     for (let u = 0; u < units; u += 1) {

@@ -126,7 +126,7 @@ function initializer(init: Initializer): Writer {
   tensor.bytes(8, init.name);
   const raw = Buffer.from(init.values.buffer, init.values.byteOffset, init.values.byteLength);
   if (init.externalFile === undefined) return tensor.bytes(9, raw);
-  // TensorProto.external_data (13) holds key/value entries; data_location (14) 1 = EXTERNAL.
+  // TensorProto.external_data (13) lists key/value entries, and data_location (14) 1 is EXTERNAL.
   const entry = (key: string, value: string) => new Writer().bytes(1, key).bytes(2, value);
   tensor.message(13, entry('location', init.externalFile));
   tensor.message(13, entry('offset', '0'));
@@ -283,8 +283,8 @@ export function slowLoadModel(size: number, rounds: number): Buffer {
 }
 
 /**
- * y = x * w with `w` ([size] FP32) stored in the external data file `dataFile`: returns the
- * model and the data file's bytes, which must sit beside the model under that name.
+ * Builds y = x * w with `w` ([size] FP32) stored in the external data file `dataFile`. Returns
+ * the model and the data file's bytes, which must sit beside the model under that name.
  */
 export function externalDataModel(
   weights: Float32Array,

@@ -1,5 +1,5 @@
 /**
- * Writes a TF.js graph model by hand: model.json holds a TensorFlow GraphDef in JSON form
+ * Writes a TF.js graph model by hand: model.json contains a TensorFlow GraphDef in JSON form
  * and a weights manifest, weights.bin the float32 constants. The graph computes
  * y = Relu(MatMul(x, w) + b) for x of shape [batch, inputs].
  */

@@ -21,7 +21,7 @@ export async function openHdf5(path: string): Promise<File> {
   }
 }
 
-/** A string attribute, or undefined when absent. Keras writes them as scalar strings. */
+/** Returns a string attribute, or undefined when it is absent. Keras writes scalar strings. */
 export function stringAttribute(group: Group, name: string): string | undefined {
   const attribute = group.attrs[name];
   if (!attribute) return undefined;
@@ -29,7 +29,7 @@ export function stringAttribute(group: Group, name: string): string | undefined 
   return typeof value === 'string' ? value : undefined;
 }
 
-/** A list-of-strings attribute such as `layer_names`; Keras writes empty lists as empty arrays. */
+/** Returns a list-of-strings attribute such as `layer_names`, empty when it is absent. */
 export function stringListAttribute(group: Group, name: string): string[] {
   const value = group.attrs[name]?.value;
   if (typeof value === 'string') return [value];
@@ -47,8 +47,8 @@ const H5T_FLOAT = 1;
 
 /**
  * Reads a weight dataset as float32. HDF5 converts big-endian data to the host's byte order as
- * it reads, so both byte orders come out right; float64 is narrowed to float32, the dtype
- * TF.js computes in. Every other datatype is rejected rather than reinterpreted.
+ * it reads, so both byte orders come out right. Float64 is narrowed to float32, the dtype TF.js
+ * computes in. Every other datatype is rejected rather than reinterpreted.
  */
 export function readFloatWeights(
   file: File,
@@ -94,7 +94,7 @@ function describeType(type: number, size: number): string {
   return `HDF5 ${classes[type] ?? `type class ${type}`}`;
 }
 
-/** The first line of an HDF5 error stack, such as "H5Fopen(): unable to open file". */
+/** Extracts the first line of an HDF5 error stack, such as "H5Fopen(): unable to open file". */
 function hdf5Reason(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   const match = /#000: .* in (\w+\(\)): (.+)$/m.exec(text);

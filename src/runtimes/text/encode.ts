@@ -11,8 +11,8 @@ export interface EncodedBatch {
 }
 
 /**
- * Tokenizes texts with the tokenizer's special tokens, then truncates and pads them as the
- * tokenizer file says. Single sequences only, so token type ids are 0 except on padding.
+ * Tokenizes texts with the tokenizer's special tokens, then truncates and pads them as
+ * tokenizer.json sets. Single sequences only, so token type ids are 0 except on padding.
  */
 export function encodeBatch(
   tokenizer: Tokenizer,
@@ -77,9 +77,9 @@ function truncate(tokenizer: Tokenizer, text: string, settings: SequenceSettings
   const added = full.length - bare.length;
   const prefix = prefixLength(full, bare, added);
   const keep = Math.max(0, truncation.maxLength - added);
-  const kept =
+  const keptIds =
     truncation.direction === 'Left' ? bare.slice(bare.length - keep) : bare.slice(0, keep);
-  return [...full.slice(0, prefix), ...kept, ...full.slice(prefix + bare.length)];
+  return [...full.slice(0, prefix), ...keptIds, ...full.slice(prefix + bare.length)];
 }
 
 /** Where the text's own tokens start inside the encoding with special tokens. */

@@ -51,9 +51,9 @@ class TextInputModel implements LoadedModel {
     this.#model = model;
     this.#tokenizer = tokenizer;
     this.#derived = derived;
-    const kept = model.signature.inputs.filter((spec) => !derived.includes(spec));
+    const otherInputs = model.signature.inputs.filter((spec) => !derived.includes(spec));
     this.signature = {
-      inputs: [{ name: TEXT_INPUT, datatype: 'BYTES', shape: [-1] }, ...kept],
+      inputs: [{ name: TEXT_INPUT, datatype: 'BYTES', shape: [-1] }, ...otherInputs],
       outputs: model.signature.outputs,
     };
   }

@@ -87,7 +87,7 @@ function sequenceSettings(json: Record<string, unknown>): SequenceSettings {
   };
 }
 
-/** The padding strategy is "BatchLongest" or `{"Fixed": n}` in tokenizer.json. */
+/** Reads the fixed length of a padding strategy, which is "BatchLongest" or `{"Fixed": n}`. */
 function fixedLength(strategy: unknown): number | undefined {
   if (typeof strategy === 'object' && strategy !== null && 'Fixed' in strategy) {
     return positiveInteger((strategy as { Fixed: unknown }).Fixed, 'padding.strategy.Fixed');

@@ -81,7 +81,7 @@ export function checkLayerClasses(modelConfig: unknown): void {
   );
 }
 
-/** Every layer config in a model config, depth first, including the model's own. */
+/** Yields every layer config in a model config, depth first, including the model's own. */
 function* layersOf(node: unknown): Generator<LayerConfig> {
   if (!isLayerConfig(node)) return;
   yield node;

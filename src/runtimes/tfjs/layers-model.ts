@@ -60,8 +60,8 @@ class LayersModelRunner implements LoadedModel {
     });
     try {
       const names = this.signature.outputs.map((spec) => spec.name);
-      const wanted = outputNames.length > 0 ? outputNames : names;
-      return wanted.map((name) => fromTfTensor(name, results[names.indexOf(name)]!));
+      const selected = outputNames.length > 0 ? outputNames : names;
+      return selected.map((name) => fromTfTensor(name, results[names.indexOf(name)]!));
     } finally {
       tf.dispose(results);
     }

@@ -17,12 +17,12 @@ const DTYPE_OF: Partial<Record<Datatype, tf.DataType>> = {
   BYTES: 'string',
 };
 
-/** The protocol datatype of a TF.js dtype; `what` names the tensor in the rejection. */
-export function datatypeOf(dtype: string | undefined, what: string): Datatype {
+/** Maps a TF.js dtype to a protocol datatype; `tensor` names the tensor in the rejection. */
+export function datatypeOf(dtype: string | undefined, tensor: string): Datatype {
   const datatype = dtype === undefined ? undefined : DATATYPE_OF[dtype];
   if (!datatype) {
     throw new InvalidModelError(
-      `${what} has dtype ${dtype ?? 'unknown'}, which Steward cannot carry; ` +
+      `${tensor} has dtype ${dtype ?? 'unknown'}, which Steward cannot carry; ` +
         `supported TF.js dtypes are ${Object.keys(DATATYPE_OF).join(', ')}`,
     );
   }
