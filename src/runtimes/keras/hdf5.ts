@@ -5,7 +5,10 @@ let ready: Promise<void> | undefined;
 
 /**
  * Opens an HDF5 file read-only with h5wasm. HDF5 errors become exceptions instead of text
- * printed to stderr; a file HDF5 cannot open is rejected with HDF5's reason.
+ * printed to stderr, and a file that HDF5 cannot open is rejected with HDF5's reason.
+ *
+ * NOTE: WebAssembly memory never shrinks, so a worker keeps the h5wasm heap that its largest
+ * dataset needed after the model is unloaded, when the memory budget no longer counts it.
  */
 export async function openHdf5(path: string): Promise<File> {
   ready ??= h5wasm.ready.then((module) => {
