@@ -5,30 +5,20 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ArchiveFile, tarGzArchive, zipArchive } from '../support/archives.js';
 import { storedArtifacts } from '../support/artifacts.js';
+import { assertClose } from '../support/assert.js';
 import { call, infer, push } from '../support/http.js';
 import { externalDataModel } from '../support/onnx-builder.js';
-import { hasSharedModels, SHARED_MODELS } from '../support/paths.js';
+import { SHARED_MODELS, SKIP_WITHOUT_SHARED_MODELS } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { denseReluGraphModel } from '../support/tfjs-builder.js';
 
 const PUBLIC = path.join(SHARED_MODELS, 'public');
-const SKIP_SHARED = hasSharedModels()
-  ? false
-  : `shared model fixtures not found at ${SHARED_MODELS}`;
 
 type Packer = (files: readonly ArchiveFile[]) => Buffer;
 const PACKERS: Array<[string, Packer]> = [
   ['zip', zipArchive],
   ['tar.gz', tarGzArchive],
 ];
-
-function assertClose(actual: number[], expected: number[], tolerance: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i += 1) {
-    const difference = Math.abs(actual[i]! - expected[i]!);
-    assert.ok(difference <= tolerance, `${what}[${i}]: ${actual[i]} differs from ${expected[i]}`);
-  }
-}
 
 async function fixtureFiles(folder: string, names: string[], prefix = ''): Promise<ArchiveFile[]> {
   return Promise.all(
@@ -274,7 +264,7 @@ describe('model archives', () => {
   });
 });
 
-describe('TF.js layers fixtures', { skip: SKIP_SHARED }, () => {
+describe('TF.js layers fixtures', { skip: SKIP_WITHOUT_SHARED_MODELS }, () => {
   let server: TestServer;
 
   before(async () => {

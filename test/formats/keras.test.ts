@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import h5wasm, { type Dataset } from 'h5wasm/node';
 import { storedArtifacts } from '../support/artifacts.js';
+import { assertClose } from '../support/assert.js';
 import { call, infer, push } from '../support/http.js';
 import {
   denseSoftmaxConfig,
@@ -13,24 +14,10 @@ import {
   writeKerasFile,
 } from '../support/keras-files.js';
 import { kerasReference } from '../support/keras-reference.js';
-import { hasSharedModels, SHARED_MODELS } from '../support/paths.js';
+import { SHARED_MODELS, SKIP_WITHOUT_SHARED_MODELS } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const PUBLIC = path.join(SHARED_MODELS, 'public');
-const SKIP_SHARED = hasSharedModels()
-  ? false
-  : `shared model fixtures not found at ${SHARED_MODELS}`;
-
-function assertClose(actual: number[], expected: number[], tolerance: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i += 1) {
-    const difference = Math.abs(actual[i]! - expected[i]!);
-    assert.ok(
-      difference <= tolerance,
-      `${what}[${i}]: ${actual[i]} differs from ${expected[i]} by ${difference}`,
-    );
-  }
-}
 
 async function readDataset(file: string, name: string): Promise<number[]> {
   await h5wasm.ready;
@@ -70,7 +57,7 @@ async function referenceOutputs(
   return outputs;
 }
 
-describe('Keras HDF5 fixtures', { skip: SKIP_SHARED }, () => {
+describe('Keras HDF5 fixtures', { skip: SKIP_WITHOUT_SHARED_MODELS }, () => {
   let server: TestServer;
 
   before(async () => {
@@ -410,7 +397,16 @@ describe('Keras HDF5 files written by the test', () => {
     const listing = await call(`${server.url}/api/v1/models/rejected`);
     assert.equal(listing.status, 404);
     const stored = await storedArtifacts(server.dataDir);
-    assert.equal(stored.filter((entry) => entry.startsWith('sha256/')).length / 2, 3);
+    const accepted = await Promise.all(
+      ['written-dense', 'big-endian-dense', 'float64-dense'].map(
+        async (model) =>
+          (await call(`${server.url}/api/v1/models/${model}/versions/1`)).body.sha256,
+      ),
+    );
+    const artifacts = stored
+      .filter((entry) => /^sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(entry))
+      .map((entry) => path.basename(entry));
+    assert.deepEqual(artifacts.sort(), accepted.sort());
     assert.deepEqual(
       stored.filter((entry) => entry.startsWith('tmp/') || entry.startsWith('unpacked/')),
       [],

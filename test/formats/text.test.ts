@@ -4,13 +4,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tarGzArchive } from '../support/archives.js';
 import { call, infer, push } from '../support/http.js';
-import { hasSharedModels, SHARED_MODELS } from '../support/paths.js';
+import { SHARED_MODELS, SKIP_WITHOUT_SHARED_MODELS } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 const FIXTURE = path.join(SHARED_MODELS, 'public', 'onnx-tiny-random-gpt2-with-tokenizer');
-const SKIP_SHARED = hasSharedModels()
-  ? false
-  : `shared model fixtures not found at ${SHARED_MODELS}`;
 const LAYERS = 5;
 
 /** Empty key/value caches for the first decoding step: past_seq_len 0. */
@@ -27,7 +24,7 @@ function int32(name: string, rows: number[][]) {
   return { name, datatype: 'INT32', shape: [rows.length, rows[0]!.length], data: rows.flat() };
 }
 
-describe('text inputs tokenized on the server', { skip: SKIP_SHARED }, () => {
+describe('text inputs tokenized on the server', { skip: SKIP_WITHOUT_SHARED_MODELS }, () => {
   let server: TestServer;
   let tokenizer: Record<string, any>;
   /** Token ids looked up in the tokenizer's vocabulary: each word is one BPE token. */
