@@ -9,10 +9,12 @@ const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 /**
  * Folders unpacked from archive artifacts: `<root>/<sha256>/`, one per archive, beside the
  * content-addressed archives themselves. A folder is unpacked under a temporary name and
- * renamed into place, so a folder with a sha256 name is always complete. The archive stays
- * the source of truth: a missing folder is unpacked again from it.
+ * renamed into place, so a running server never sees a half-unpacked folder. The archive stays
+ * the source of truth, and a missing folder is unpacked again from it.
  *
- * NOTE: nothing deletes artifacts yet; whatever removes an archive must remove its folder too.
+ * NOTE: the files are fsynced but the folders are not, so a power loss right after a rename
+ * may leave a folder with missing entries. Nothing deletes artifacts yet either; whatever
+ * removes an archive must remove its folder too.
  */
 export class UnpackedArchives {
   readonly #root: string;
