@@ -7,10 +7,12 @@ import { Catalog } from './serving/catalog.js';
 import { InferenceService } from './serving/inference.js';
 import { LifecycleService } from './serving/lifecycle.js';
 import type { ManagedVersion, Transition } from './serving/managed-version.js';
+import { ModelFiles } from './serving/model-files.js';
 import { ModelManager } from './serving/model-manager.js';
 import { Publisher } from './serving/publisher.js';
 import { WorkerPool } from './serving/worker-pool.js';
 import { LocalArtifactStore } from './storage/local-store.js';
+import { UnpackedArchives } from './storage/unpacked-archives.js';
 import { UsageTracker } from './telemetry/usage.js';
 
 /**
@@ -23,6 +25,7 @@ export class Steward {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly store: LocalArtifactStore;
+  readonly unpacked: UnpackedArchives;
   readonly pool: WorkerPool;
   readonly catalog: Catalog;
   readonly manager: ModelManager;
@@ -39,16 +42,18 @@ export class Steward {
     logger: Logger,
     registry: Registry,
     store: LocalArtifactStore,
+    unpacked: UnpackedArchives,
   ) {
     this.config = config;
     this.logger = logger;
     this.registry = registry;
     this.store = store;
+    this.unpacked = unpacked;
     this.pool = new WorkerPool(config.workers, logger.child({ component: 'workers' }));
     this.catalog = new Catalog(registry);
     this.manager = new ModelManager(
       this.pool,
-      store,
+      new ModelFiles(store, unpacked),
       config,
       logger.child({ component: 'models' }),
     );
@@ -72,6 +77,7 @@ export class Steward {
       registry,
       catalog: this.catalog,
       store,
+      unpacked,
       pool: this.pool,
       aliases: this.aliases,
       lifecycle: this.lifecycle,
@@ -119,7 +125,12 @@ export class Steward {
     const registry = await Registry.openSqlite(config.dataDir);
     const store = new LocalArtifactStore(path.join(config.dataDir, 'artifacts'));
     await store.init();
-    const steward = new Steward(config, logger, registry, store);
+    const unpacked = new UnpackedArchives(path.join(config.dataDir, 'artifacts', 'unpacked'), {
+      maxEntries: config.maxArchiveEntries,
+      maxBytes: config.maxUnpackedBytes,
+    });
+    await unpacked.init();
+    const steward = new Steward(config, logger, registry, store, unpacked);
     await steward.catalog.refreshAll();
     for (const record of steward.catalog.allVersions()) steward.manager.track(record);
     await steward.usage.load();

@@ -14,6 +14,10 @@ export interface Config {
   readonly insecure: boolean;
   readonly logLevel: string;
   readonly maxUploadBytes: number;
+  /** Maximum total size, in bytes, of the files that an uploaded archive unpacks to. */
+  readonly maxUnpackedBytes: number;
+  /** Maximum number of entries (files and folders) in an uploaded archive. */
+  readonly maxArchiveEntries: number;
   readonly maxRequestBytes: number;
   /** Worker threads that run models. */
   readonly workers: number;
@@ -132,6 +136,22 @@ export const SETTINGS = [
     help: 'largest model file accepted, with units such as 1GiB',
     parse: (text) => parseBytes(text, 'max upload size'),
     fallback: () => 1024 ** 3,
+  }),
+  define({
+    key: 'maxUnpackedBytes',
+    flag: '--max-unpacked-size <bytes>',
+    env: 'STEWARD_MAX_UNPACKED_SIZE',
+    help: 'maximum total size of the files in an uploaded .zip or .tar.gz, such as 4GiB',
+    parse: (text) => parseBytes(text, 'max unpacked size'),
+    fallback: () => 4 * 1024 ** 3,
+  }),
+  define({
+    key: 'maxArchiveEntries',
+    flag: '--max-archive-entries <count>',
+    env: 'STEWARD_MAX_ARCHIVE_ENTRIES',
+    help: 'maximum number of files and folders in an uploaded .zip or .tar.gz',
+    parse: integer('archive entry count', 1, 1_000_000),
+    fallback: () => 1000,
   }),
   define({
     key: 'maxRequestBytes',

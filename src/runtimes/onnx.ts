@@ -1,3 +1,5 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import ort from 'onnxruntime-node';
 import type { Datatype, Signature, Tensor, TensorData, TensorSpec } from '../tensors/types.js';
 import { InvalidModelError, type LoadedModel, type LoadOptions, type Runtime } from './runtime.js';
@@ -26,11 +28,17 @@ const ORT_TYPE_OF = Object.fromEntries(
 // Warnings such as "opset 6 is legacy" would go to stderr unstructured; failures still throw.
 ort.env.logLevel = 'error';
 
-/** ONNX models run by onnxruntime-node on the CPU. */
+/**
+ * ONNX models run by onnxruntime-node on the CPU: a single .onnx file, or a folder with one
+ * .onnx file and the external data files it names. onnxruntime resolves external data paths
+ * against the model file's own folder, whatever the working directory, and refuses paths
+ * that leave it.
+ */
 export const onnxRuntime: Runtime = {
   format: 'onnx',
 
-  async load(file: string, options: LoadOptions): Promise<LoadedModel> {
+  async load(location: string, options: LoadOptions): Promise<LoadedModel> {
+    const file = await modelFileAt(location);
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(file, {
@@ -45,9 +53,7 @@ export const onnxRuntime: Runtime = {
         logSeverityLevel: 3,
       });
     } catch (error) {
-      throw new InvalidModelError(`onnxruntime could not load the model: ${cleanMessage(error)}`, {
-        cause: error,
-      });
+      throw new InvalidModelError(describeLoadError(error, path.dirname(file)), { cause: error });
     }
     let signature: Signature;
     try {
@@ -120,6 +126,34 @@ function toSpec(meta: ort.InferenceSession.ValueMetadata, role: 'input' | 'outpu
   // Symbolic or unknown dimensions (a name or an empty string) accept any size.
   const shape = meta.shape.map((dim) => (typeof dim === 'number' && dim >= 0 ? dim : -1));
   return { name: meta.name, datatype, shape };
+}
+
+/** Returns the file itself, or the one .onnx file at the top of a model folder. */
+async function modelFileAt(location: string): Promise<string> {
+  if (!(await fs.stat(location)).isDirectory()) return location;
+  const models = (await fs.readdir(location)).filter((name) => name.endsWith('.onnx'));
+  if (models.length !== 1) {
+    throw new InvalidModelError(
+      `the model folder must hold exactly one .onnx file, found ${models.length}`,
+    );
+  }
+  return path.join(location, models[0]!);
+}
+
+const MISSING_EXTERNAL_DATA =
+  /initializer: (.+?)\. Error: .*External data path does not exist: "(.+?)"/;
+
+/** Names a missing external data file relative to the model; other errors as cleaned up. */
+function describeLoadError(error: unknown, folder: string): string {
+  const message = cleanMessage(error);
+  const missing = MISSING_EXTERNAL_DATA.exec(message);
+  if (missing) {
+    return (
+      `the external data file "${path.relative(folder, missing[2]!)}" of initializer ` +
+      `"${missing[1]}" is missing; pack it in the archive beside the .onnx file`
+    );
+  }
+  return `onnxruntime could not load the model: ${message.replaceAll(`${folder}${path.sep}`, '')}`;
 }
 
 /** Strips onnxruntime's source paths and colour codes, which mean nothing to a client. */

@@ -17,7 +17,8 @@ export interface LoadedModel {
 /** One model format: how to turn its artifact into a runnable model. */
 export interface Runtime {
   readonly format: string;
-  load(file: string, options: LoadOptions): Promise<LoadedModel>;
+  /** Loads from a file, or from a folder for a model unpacked from an archive. */
+  load(location: string, options: LoadOptions): Promise<LoadedModel>;
 }
 
 /** Thrown by a runtime when a file is not a valid model of its format. */
@@ -25,5 +26,13 @@ export class InvalidModelError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'InvalidModelError';
+  }
+}
+
+/** Thrown by a model when a request's inputs cannot be fed to it, which is the client's fault. */
+export class InvalidInputError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InvalidInputError';
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
 import type { VersionRecord } from '../registry/records.js';
+import { InvalidInputError } from '../runtimes/runtime.js';
 import type { UsageTracker } from '../telemetry/usage.js';
 import { parseInferenceRequest } from '../tensors/request.js';
 import { type EncodedResponse, encodeInferenceResponse } from '../tensors/response.js';
@@ -93,6 +94,10 @@ export class InferenceService {
    */
   #runFailure(record: VersionRecord, error: unknown, latencyMs: number): StewardError {
     const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof InvalidInputError) {
+      this.#usage.record(record.model, record.version, 'client_error', latencyMs);
+      return new StewardError('INVALID_TENSOR', message, { field: 'inputs', cause: error });
+    }
     // NOTE: the patterns follow onnxruntime 1.30's messages; other wordings count as model errors.
     if (!(error instanceof WorkerLostError) && INPUT_ERROR_PATTERN.test(message)) {
       this.#usage.record(record.model, record.version, 'client_error', latencyMs);

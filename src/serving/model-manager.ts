@@ -5,10 +5,10 @@ import type { Config } from '../config/config.js';
 import { formatBytes } from '../config/units.js';
 import { StewardError } from '../errors.js';
 import type { VersionRecord } from '../registry/records.js';
-import type { ArtifactStore } from '../storage/artifact-store.js';
 import type { Tensor } from '../tensors/types.js';
 import { Mutex, TimeoutError, withTimeout } from '../util/async.js';
 import { type LoadState, ManagedVersion, type Transition, versionKey } from './managed-version.js';
+import type { ModelFiles } from './model-files.js';
 import type { WorkerPool } from './worker-pool.js';
 import type { RunReply } from './worker-protocol.js';
 
@@ -62,7 +62,7 @@ const MAX_BACKOFF_MS = 3_600_000;
 export class ModelManager extends EventEmitter {
   readonly #versions = new Map<string, ManagedVersion>();
   readonly #pool: WorkerPool;
-  readonly #store: ArtifactStore;
+  readonly #files: ModelFiles;
   readonly #settings: ManagerSettings;
   readonly #logger: Logger;
   readonly #loadLock = new Mutex();
@@ -70,10 +70,10 @@ export class ModelManager extends EventEmitter {
   #reservedBytes = 0;
   #sweeper: NodeJS.Timeout | undefined;
 
-  constructor(pool: WorkerPool, store: ArtifactStore, settings: ManagerSettings, logger: Logger) {
+  constructor(pool: WorkerPool, files: ModelFiles, settings: ManagerSettings, logger: Logger) {
     super();
     this.#pool = pool;
-    this.#store = store;
+    this.#files = files;
     this.#settings = settings;
     this.#logger = logger;
     pool.on('instances-lost', (ids: string[], reason: string) =>
@@ -323,8 +323,8 @@ export class ModelManager extends EventEmitter {
       this.#checkFitsBudget(managed, estimate);
       await this.#makeRoom(estimate, managed);
       this.#reservedBytes = estimate;
-      const file = await this.#store.open(managed.record.sha256);
-      const measured = await this.#loadInstances(managed, file);
+      const location = await this.#files.open(managed.record.sha256);
+      const measured = await this.#loadInstances(managed, location);
       this.#reservedBytes = 0;
       managed.memoryBytes = Math.max(measured, managed.record.sizeBytes);
       managed.lastMeasuredBytes = managed.memoryBytes;
@@ -374,7 +374,7 @@ export class ModelManager extends EventEmitter {
   }
 
   /** Loads each copy on its own worker and returns the memory they added together. */
-  async #loadInstances(managed: ManagedVersion, file: string): Promise<number> {
+  async #loadInstances(managed: ManagedVersion, location: string): Promise<number> {
     const used = new Set<number>();
     let measured = 0;
     const copies = Math.min(this.#settings.instances, this.#pool.size);
@@ -387,7 +387,7 @@ export class ModelManager extends EventEmitter {
         slot,
         id,
         managed.record.format,
-        file,
+        location,
         this.#settings.intraOpThreads,
       );
       try {

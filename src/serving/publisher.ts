@@ -1,14 +1,17 @@
-import fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { ArchiveError } from '../archives/archive-error.js';
+import type { ArchiveKind } from '../archives/entries.js';
 import { StewardError } from '../errors.js';
 import { MODEL_NAME_PATTERN, nowIso, type VersionRecord } from '../registry/records.js';
 import type { Registry } from '../registry/registry.js';
-import { detectFormat } from '../runtimes/formats.js';
+import { detectFolderFormat, detectFormat, type Format } from '../runtimes/formats.js';
 import { InvalidModelError } from '../runtimes/runtime.js';
 import type { ArtifactStore, StagedArtifact } from '../storage/artifact-store.js';
+import type { UnpackedArchives } from '../storage/unpacked-archives.js';
 import type { Signature } from '../tensors/types.js';
 import { TimeoutError, withTimeout } from '../util/async.js';
+import { readHead } from '../util/files.js';
 import type { AliasService } from './aliases.js';
 import { checkAliasName } from './aliases.js';
 import type { Catalog } from './catalog.js';
@@ -25,6 +28,13 @@ export interface PublishRequest {
   readonly actor: string;
 }
 
+/** An upload that a runtime has loaded: its format, signature and, for an archive, its folder. */
+interface ValidatedUpload {
+  readonly format: Format;
+  readonly signature: Signature;
+  readonly folder: string | undefined;
+}
+
 export interface PublishResult {
   readonly record: VersionRecord;
   /** False when the model already had a version with the same bytes. */
@@ -33,13 +43,15 @@ export interface PublishResult {
 
 /**
  * Turns an uploaded file into a registered version. The file is staged and hashed, and its
- * format is detected from its bytes. A runtime must load it before it is committed, and only
- * then does a version row appear, so any failure leaves nothing stored or registered.
+ * format is detected from its bytes. An archive is unpacked and its format detected from the
+ * files inside. A runtime must load the model before the file is committed, and only then does
+ * a version row appear. Any failure leaves nothing stored or registered.
  */
 export class Publisher {
   readonly #registry: Registry;
   readonly #catalog: Catalog;
   readonly #store: ArtifactStore;
+  readonly #unpacked: UnpackedArchives;
   readonly #pool: WorkerPool;
   readonly #aliases: AliasService;
   readonly #lifecycle: LifecycleService;
@@ -52,6 +64,7 @@ export class Publisher {
     registry: Registry;
     catalog: Catalog;
     store: ArtifactStore;
+    unpacked: UnpackedArchives;
     pool: WorkerPool;
     aliases: AliasService;
     lifecycle: LifecycleService;
@@ -63,6 +76,7 @@ export class Publisher {
     this.#registry = options.registry;
     this.#catalog = options.catalog;
     this.#store = options.store;
+    this.#unpacked = options.unpacked;
     this.#pool = options.pool;
     this.#aliases = options.aliases;
     this.#lifecycle = options.lifecycle;
@@ -82,6 +96,7 @@ export class Publisher {
 
     const staged = await this.#store.stage(request.source, this.#maxUploadBytes);
     let committed = false;
+    let folder: string | undefined;
     try {
       const existing = this.#catalog
         .versions(request.model)
@@ -90,13 +105,19 @@ export class Publisher {
         // Committing again replaces a stored copy that went missing or was corrupted.
         await this.#store.commit(staged);
         committed = true;
-        this.#onRepaired(existing);
+        this.#manager.allowRetry(existing);
         await this.#setAlias(request, existing.version);
         return { record: existing, created: false };
       }
-      const { format, signature } = await this.#validate(staged, request.sourceName);
+      const validated = await this.#validate(staged, request.sourceName);
+      const { format, signature } = validated;
+      folder = validated.folder;
       await this.#store.commit(staged);
       committed = true;
+      if (folder) {
+        await this.#unpacked.commit(folder, staged.sha256);
+        folder = undefined;
+      }
       const { record, created } = await this.#register(request, staged, format, signature);
       try {
         await this.#setAlias(request, record.version);
@@ -108,6 +129,7 @@ export class Publisher {
       return { record, created };
     } finally {
       if (!committed) await this.#store.discard(staged);
+      if (folder) await this.#unpacked.discard(folder);
     }
   }
 
@@ -170,41 +192,50 @@ export class Publisher {
     }
   }
 
-  async #validate(staged: StagedArtifact, sourceName: string) {
-    const head = await readHead(staged.tempPath, 64);
-    const detection = detectFormat(head, staged.sizeBytes);
-    if (detection.format === null) {
-      throw new StewardError(
-        'INVALID_ARTIFACT',
-        `${describeSource(sourceName)} was rejected: ${detection.reason}`,
-        {
-          field: 'file',
-        },
-      );
+  async #validate(staged: StagedArtifact, sourceName: string): Promise<ValidatedUpload> {
+    const detection = detectFormat(await readHead(staged.tempPath, 64), staged.sizeBytes);
+    if (detection.format !== null) {
+      const signature = await this.#inspect(detection.format, staged.tempPath, sourceName);
+      return { format: detection.format, signature, folder: undefined };
     }
+    if (!detection.archive) throw rejected(sourceName, detection.reason);
+
+    const folder = await this.#unpack(staged, detection.archive, sourceName);
     try {
-      const inspection = this.#pool.inspect(detection.format, staged.tempPath);
-      // A late result is dropped: the worker frees the model itself after the check.
-      inspection.catch(() => undefined);
-      const signature = await withTimeout(
+      const inner = await detectFolderFormat(folder);
+      if (inner.format === null) throw rejected(sourceName, inner.reason);
+      const signature = await this.#inspect(inner.format, folder, sourceName);
+      return { format: inner.format, signature, folder };
+    } catch (error) {
+      await this.#unpacked.discard(folder);
+      throw error;
+    }
+  }
+
+  async #unpack(staged: StagedArtifact, kind: ArchiveKind, sourceName: string): Promise<string> {
+    try {
+      return await this.#unpacked.stage(staged.tempPath, kind);
+    } catch (error) {
+      if (!(error instanceof ArchiveError)) throw error;
+      throw rejected(sourceName, error.message, error);
+    }
+  }
+
+  /** Loads the model in a worker to prove it runs and to read its signature. */
+  async #inspect(format: Format, location: string, sourceName: string): Promise<Signature> {
+    const inspection = this.#pool.inspect(format, location);
+    // A late result is dropped: the worker frees the model itself after the check.
+    inspection.catch(() => undefined);
+    try {
+      return await withTimeout(
         inspection,
         this.#inspectTimeoutMs,
         `loading the model to check it took longer than ${this.#inspectTimeoutMs} ms (--load-timeout)`,
       );
-      return { format: detection.format, signature };
     } catch (error) {
       if (!(error instanceof InvalidModelError) && !(error instanceof TimeoutError)) throw error;
-      throw new StewardError(
-        'INVALID_ARTIFACT',
-        `${describeSource(sourceName)} was rejected: ${error.message}`,
-        { field: 'file', cause: error },
-      );
+      throw rejected(sourceName, error.message, error);
     }
-  }
-
-  /** Lets a version whose load failed retry at once after its bytes were uploaded again. */
-  #onRepaired(record: VersionRecord): void {
-    this.#manager.allowRetry(record);
   }
 
   async #setAlias(request: PublishRequest, version: number): Promise<void> {
@@ -230,17 +261,10 @@ export function checkModelName(name: string): void {
   }
 }
 
-function describeSource(sourceName: string): string {
-  return sourceName ? `the uploaded file "${sourceName}"` : 'the uploaded file';
-}
-
-async function readHead(file: string, bytes: number): Promise<Buffer> {
-  const handle = await fs.open(file, 'r');
-  try {
-    const buffer = Buffer.alloc(bytes);
-    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
-    return buffer.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
+function rejected(sourceName: string, reason: string, cause?: unknown): StewardError {
+  const source = sourceName ? `the uploaded file "${sourceName}"` : 'the uploaded file';
+  return new StewardError('INVALID_ARTIFACT', `${source} was rejected: ${reason}`, {
+    field: 'file',
+    cause,
+  });
 }

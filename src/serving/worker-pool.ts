@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { InvalidModelError } from '../runtimes/runtime.js';
+import { InvalidInputError, InvalidModelError } from '../runtimes/runtime.js';
 import type { Signature, Tensor } from '../tensors/types.js';
 import type { LoadReply, RunReply, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
@@ -187,6 +187,8 @@ export class WorkerPool extends EventEmitter {
       call.resolve(response.value);
     } else if (response.error.invalidModel) {
       call.reject(new InvalidModelError(response.error.message));
+    } else if (response.error.invalidInput) {
+      call.reject(new InvalidInputError(response.error.message));
     } else {
       call.reject(new Error(response.error.message));
     }

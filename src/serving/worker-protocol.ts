@@ -7,6 +7,7 @@ export type WorkerRequest =
       readonly op: 'load';
       readonly instanceId: string;
       readonly format: string;
+      /** The model file, or the folder of a model unpacked from an archive. */
       readonly file: string;
       readonly intraOpThreads: number;
     }
@@ -38,5 +39,9 @@ export type WorkerResponse =
   | {
       readonly id: number;
       readonly ok: false;
-      readonly error: { readonly message: string; readonly invalidModel: boolean };
+      readonly error: {
+        readonly message: string;
+        readonly invalidModel: boolean;
+        readonly invalidInput: boolean;
+      };
     };

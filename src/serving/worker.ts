@@ -4,8 +4,8 @@
  * in arrival order.
  */
 import { parentPort } from 'node:worker_threads';
-import { runtimeFor } from '../runtimes/index.js';
-import { InvalidModelError, type LoadedModel } from '../runtimes/runtime.js';
+import { loadModel } from '../runtimes/index.js';
+import { InvalidInputError, InvalidModelError, type LoadedModel } from '../runtimes/runtime.js';
 import type { Tensor } from '../tensors/types.js';
 import type { LoadReply, RunReply, WorkerRequest, WorkerResponse } from './worker-protocol.js';
 
@@ -26,6 +26,7 @@ port.on('message', (request: WorkerRequest) => {
         error: {
           message: error instanceof Error ? error.message : String(error),
           invalidModel: error instanceof InvalidModelError,
+          invalidInput: error instanceof InvalidInputError,
         },
       };
       port.postMessage(response);
@@ -43,7 +44,7 @@ async function handle(
       }
       const before = process.memoryUsage.rss();
       const started = performance.now();
-      const model = await runtimeFor(request.format).load(request.file, {
+      const model = await loadModel(request.format, request.file, {
         intraOpThreads: request.intraOpThreads,
       });
       const reply: LoadReply = {
@@ -70,7 +71,7 @@ async function handle(
       return { value: null, transfer: [] };
     }
     case 'inspect': {
-      const model = await runtimeFor(request.format).load(request.file, { intraOpThreads: 1 });
+      const model = await loadModel(request.format, request.file, { intraOpThreads: 1 });
       const signature = model.signature;
       await model.dispose();
       return { value: signature, transfer: [] };

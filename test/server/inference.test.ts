@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { assertClose } from '../support/assert.js';
 import { call, infer, push, readJson } from '../support/http.js';
 import { example } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -15,17 +16,6 @@ const EXAMPLES = [
 interface Expected {
   tolerance: number;
   outputs: Array<{ name: string; datatype: string; shape: number[]; data: number[] }>;
-}
-
-function assertClose(actual: number[], expected: number[], tolerance: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i += 1) {
-    const difference = Math.abs(actual[i]! - expected[i]!);
-    assert.ok(
-      difference <= tolerance,
-      `${what}[${i}]: ${actual[i]} differs from ${expected[i]} by ${difference}`,
-    );
-  }
 }
 
 describe('inference on the example models', () => {

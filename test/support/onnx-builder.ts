@@ -87,6 +87,8 @@ export interface Initializer {
   readonly type: 'FP32' | 'INT64';
   readonly dims: readonly number[];
   readonly values: Float32Array | BigInt64Array;
+  /** Stores the values in this file beside the model instead of inside it, at offset 0. */
+  readonly externalFile?: string;
 }
 
 export interface Node {
@@ -122,8 +124,14 @@ function initializer(init: Initializer): Writer {
   for (const dim of init.dims) tensor.varint(1, dim);
   tensor.varint(2, ONNX_TYPES[init.type]);
   tensor.bytes(8, init.name);
-  tensor.bytes(9, Buffer.from(init.values.buffer, init.values.byteOffset, init.values.byteLength));
-  return tensor;
+  const raw = Buffer.from(init.values.buffer, init.values.byteOffset, init.values.byteLength);
+  if (init.externalFile === undefined) return tensor.bytes(9, raw);
+  // TensorProto.external_data (13) lists key/value entries, and data_location (14) 1 is EXTERNAL.
+  const entry = (key: string, value: string) => new Writer().bytes(1, key).bytes(2, value);
+  tensor.message(13, entry('location', init.externalFile));
+  tensor.message(13, entry('offset', '0'));
+  tensor.message(13, entry('length', String(raw.length)));
+  return tensor.varint(14, 1);
 }
 
 function node(spec: Node, index: number): Writer {
@@ -272,4 +280,24 @@ export function slowLoadModel(size: number, rounds: number): Buffer {
     initializers: [{ name: 'w', type: 'FP32', dims: [size, size], values: weights }],
     nodes,
   });
+}
+
+/**
+ * Builds y = x * w with `w` ([size] FP32) stored in the external data file `dataFile`. Returns
+ * the model and the data file's bytes, which must sit beside the model under that name.
+ */
+export function externalDataModel(
+  weights: Float32Array,
+  dataFile: string,
+): { model: Buffer; data: Buffer } {
+  const size = weights.length;
+  const model = buildModel({
+    inputs: [{ name: 'x', type: 'FP32', shape: ['n', size] }],
+    outputs: [{ name: 'y', type: 'FP32', shape: ['n', size] }],
+    initializers: [
+      { name: 'w', type: 'FP32', dims: [size], values: weights, externalFile: dataFile },
+    ],
+    nodes: [{ op: 'Mul', inputs: ['x', 'w'], outputs: ['y'] }],
+  });
+  return { model, data: Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength) };
 }

@@ -12,6 +12,11 @@ export function hasSharedModels(): boolean {
   return existsSync(SHARED_MODELS);
 }
 
+/** The `skip` option of suites that need the shared fixtures: false, or why they are skipped. */
+export const SKIP_WITHOUT_SHARED_MODELS: string | false = hasSharedModels()
+  ? false
+  : `shared model fixtures not found at ${SHARED_MODELS}`;
+
 export function example(model: string, file = 'model.onnx'): string {
   return path.join(EXAMPLES, model, file);
 }
