@@ -70,6 +70,7 @@ export class Steward {
       catalog: this.catalog,
       manager: this.manager,
       store,
+      unpacked,
       usage: this.usage,
       logger: logger.child({ component: 'lifecycle' }),
     });

@@ -3,6 +3,7 @@ import { StewardError } from '../errors.js';
 import type { VersionRecord } from '../registry/records.js';
 import type { Registry } from '../registry/registry.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
+import type { UnpackedArchives } from '../storage/unpacked-archives.js';
 import type { UsageTracker } from '../telemetry/usage.js';
 import type { Catalog } from './catalog.js';
 import type { ModelManager } from './model-manager.js';
@@ -26,6 +27,7 @@ export class LifecycleService {
   readonly #catalog: Catalog;
   readonly #manager: ModelManager;
   readonly #store: ArtifactStore;
+  readonly #unpacked: UnpackedArchives;
   readonly #usage: UsageTracker;
   readonly #logger: Logger;
 
@@ -34,6 +36,7 @@ export class LifecycleService {
     catalog: Catalog;
     manager: ModelManager;
     store: ArtifactStore;
+    unpacked: UnpackedArchives;
     usage: UsageTracker;
     logger: Logger;
   }) {
@@ -41,6 +44,7 @@ export class LifecycleService {
     this.#catalog = options.catalog;
     this.#manager = options.manager;
     this.#store = options.store;
+    this.#unpacked = options.unpacked;
     this.#usage = options.usage;
     this.#logger = options.logger;
   }
@@ -97,7 +101,10 @@ export class LifecycleService {
     await this.#usage.forget(record.model, record.version);
 
     const artifactRemoved = (await this.#registry.models.countBySha(record.sha256)) === 0;
-    if (artifactRemoved) await this.#store.remove(record.sha256);
+    if (artifactRemoved) {
+      await this.#store.remove(record.sha256);
+      await this.#unpacked.remove(record.sha256);
+    }
     this.#logger.info(
       {
         model: record.model,

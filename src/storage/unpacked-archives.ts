@@ -13,8 +13,7 @@ const SHA256_PATTERN = /^[0-9a-f]{64}$/;
  * the source of truth, and a missing folder is unpacked again from it.
  *
  * NOTE: the files are fsynced but the folders are not, so a power loss right after a rename
- * may leave a folder with missing entries. Nothing deletes artifacts yet either; whatever
- * removes an archive must remove its folder too.
+ * may leave a folder with missing entries.
  */
 export class UnpackedArchives {
   readonly #root: string;
@@ -68,6 +67,11 @@ export class UnpackedArchives {
     const target = this.pathOf(sha256);
     if (await isFolder(target)) return target;
     return this.commit(await this.stage(archive, kind), sha256);
+  }
+
+  /** Deletes the folder of an archive that is no longer stored; a missing folder is fine. */
+  async remove(sha256: string): Promise<void> {
+    await fs.rm(this.pathOf(sha256), { recursive: true, force: true });
   }
 
   pathOf(sha256: string): string {

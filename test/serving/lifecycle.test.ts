@@ -2,8 +2,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { tarGzArchive } from '../support/archives.js';
 import { call, infer, push, readJson } from '../support/http.js';
-import { scaleModel, slowLoadModel, slowRunModel } from '../support/onnx-builder.js';
+import {
+  externalDataModel,
+  scaleModel,
+  slowLoadModel,
+  slowRunModel,
+} from '../support/onnx-builder.js';
 import { example } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -445,6 +451,24 @@ describe('unload and delete', () => {
     assert.equal(deleted.body.artifact_removed, false);
     await fs.access(artifactPath(server.dataDir, a.body.sha256));
     assert.equal((await infer(server.url, 'shared-b', SCALE_INPUT)).status, 200);
+  });
+
+  it('removes the unpacked folder of a deleted archive', async () => {
+    const { model, data } = externalDataModel(Float32Array.of(1, 2, 3, 4), 'weights.bin');
+    const archive = tarGzArchive([
+      { path: 'model.onnx', data: model },
+      { path: 'weights.bin', data },
+    ]);
+    const uploaded = await push(server.url, 'archived-onnx', archive);
+    assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
+    assert.equal((await infer(server.url, 'archived-onnx', SCALE_INPUT)).status, 200);
+    const folder = path.join(server.dataDir, 'artifacts', 'unpacked', uploaded.body.sha256);
+    await fs.access(folder);
+    const deleted = await call(`${server.url}/api/v1/models/archived-onnx/versions/1`, {
+      method: 'DELETE',
+    });
+    assert.equal(deleted.body.artifact_removed, true);
+    await assert.rejects(fs.access(folder));
   });
 
   it('deletes a whole model and continues its numbering', async () => {
