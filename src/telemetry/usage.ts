@@ -34,6 +34,7 @@ export interface UsageSnapshot {
   readonly lastUsedAt: string | null;
   /** Latency of successful requests since the first request. */
   readonly latencyMs: LatencySummary & { readonly mean: number | null };
+  readonly latencySumMs: number;
   readonly window: WindowSnapshot;
   readonly stages: Readonly<Record<Stage, { readonly count: number; readonly ns: number }>>;
   /** All-time latency histogram of successful requests, by bucket index. */
@@ -78,6 +79,9 @@ interface Entry {
   /** Epoch milliseconds of the last sample taken, for the sampling rate limit. */
   lastSampleAt: number;
 }
+
+/** Samples waiting for the next flush, across all versions. */
+const MAX_PENDING_SAMPLES = 1000;
 
 /** A version takes at most one violation sample per this many milliseconds. */
 const SAMPLE_INTERVAL_MS = 1000;
@@ -148,9 +152,8 @@ export class UsageTracker {
       version,
       recordedAt: new Date(now).toISOString(),
     });
-    // Samples of one version beyond the kept number would be trimmed at the flush anyway.
-    const limit = this.#settings.samplesPerVersion * 100;
-    if (this.#pendingSamples.length > limit) this.#pendingSamples.shift();
+    // Bounds memory while flushes fail; the oldest samples would be trimmed first anyway.
+    if (this.#pendingSamples.length > MAX_PENDING_SAMPLES) this.#pendingSamples.shift();
   }
 
   /** Returns the kept samples of a version, newest first, after writing pending ones. */
@@ -189,6 +192,7 @@ export class UsageTracker {
         mean: total.executionCount > 0 ? roundMs(total.latencySumMs / total.executionCount) : null,
         ...latencyPercentiles(total.buckets),
       },
+      latencySumMs: total.latencySumMs,
       window: this.#windowSnapshot(entry),
       stages,
       buckets: total.buckets,
