@@ -76,14 +76,18 @@ interface Entry {
   pending: Figures;
   readonly window: SlidingWindow;
   inFlight: number;
-  /** Epoch milliseconds of the last sample taken, for the sampling rate limit. */
-  lastSampleAt: number;
+  /** Samples this version may take now; refills at one per SAMPLE_INTERVAL_MS. */
+  sampleTokens: number;
+  sampleTokensAt: number;
 }
 
 /** Samples waiting for the next flush, across all versions. */
 const MAX_PENDING_SAMPLES = 1000;
 
-/** A version takes at most one violation sample per this many milliseconds. */
+/**
+ * Sampling rate of a version once its burst is spent: one sample per this many milliseconds.
+ * The burst is as large as the number of samples kept.
+ */
 const SAMPLE_INTERVAL_MS = 1000;
 
 /**
@@ -134,7 +138,8 @@ export class UsageTracker {
 
   /**
    * Keeps a sample of a response that broke an output check. `build` runs only when the
-   * sample is kept: at most one per version per second, and none when sampling is off.
+   * sample is kept: a version may take as many samples at once as it keeps, then one per
+   * second, so a model that fails every response does not rebuild samples on every request.
    */
   sample(
     model: string,
@@ -144,8 +149,11 @@ export class UsageTracker {
     if (this.#settings.samplesPerVersion <= 0) return;
     const entry = this.#entry(model, version);
     const now = Date.now();
-    if (now - entry.lastSampleAt < SAMPLE_INTERVAL_MS) return;
-    entry.lastSampleAt = now;
+    const refill = (now - entry.sampleTokensAt) / SAMPLE_INTERVAL_MS;
+    entry.sampleTokens = Math.min(this.#settings.samplesPerVersion, entry.sampleTokens + refill);
+    entry.sampleTokensAt = now;
+    if (entry.sampleTokens < 1) return;
+    entry.sampleTokens -= 1;
     this.#pendingSamples.push({
       ...build(),
       model,
@@ -292,7 +300,8 @@ export class UsageTracker {
         pending: emptyFigures(),
         window: new SlidingWindow(this.#settings.windowMs),
         inFlight: 0,
-        lastSampleAt: 0,
+        sampleTokens: this.#settings.samplesPerVersion,
+        sampleTokensAt: Date.now(),
       };
       this.#entries.set(id, entry);
     }

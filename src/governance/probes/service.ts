@@ -34,8 +34,12 @@ export class ProbeService {
   readonly #running = new Map<string, Promise<ProbeRun>>();
   readonly #onTransition = (managed: ManagedVersion, transition: Transition) => {
     if (transition.to !== 'ready' || !this.#specs.has(key(managed.model, managed.version))) return;
-    // The transition fires inside the load; the probes start once it has finished.
-    setImmediate(() => this.#runInBackground(managed.record, 'load'));
+    // The transition fires inside the load; the probes start once it has finished, unless a
+    // run already started after the load (an explicit run that loaded the version).
+    setImmediate(() => {
+      if (this.#running.has(key(managed.model, managed.version))) return;
+      this.#runInBackground(managed.record, 'load');
+    });
   };
   #timer: NodeJS.Timeout | undefined;
 
