@@ -45,7 +45,7 @@ export interface HealthInputs {
  * - `never used`: no request has reached it.
  * - `healthy`: none of the above.
  *
- * Window rules count once the window holds `minRequests` requests for their denominator.
+ * Window rules count once the denominator of their rate reaches `minRequests` requests.
  */
 export function healthOf(inputs: HealthInputs): Health {
   const unhealthy = [

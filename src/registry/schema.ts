@@ -155,7 +155,7 @@ export interface ProbeResultTable {
   model_name: string;
   version: number;
   ran_at: string;
-  /** What started the run: `load`, `schedule`, `change` or `request`. */
+  /** The cause of the run: `load`, `schedule`, `change` or `request`. */
   trigger: string;
   /** 1 when every probe passed, else 0. */
   passed: number;

@@ -90,7 +90,7 @@ export function presentProbeSummary(steward: Steward, record: VersionRecord) {
   };
 }
 
-/** A probe run in the API's snake_case; outputs are present only for a full run. */
+/** Converts a probe run to the API's snake_case; only a full run has outputs. */
 export function presentProbeRun(run: ProbeRun | ProbeRunSummary) {
   return {
     ran_at: run.ranAt,

@@ -146,8 +146,8 @@ export class InferenceService {
     try {
       lease = await this.#manager.acquire(record);
     } catch (error) {
-      // A request that gave up waiting for the load timed out; anything else left the
-      // version unable to serve (a failed load, archived, no room in the memory budget).
+      // A request that gave up waiting for the load timed out. Any other failure means the
+      // version cannot serve: its load failed, it is archived, or the memory budget is full.
       const timedOut = error instanceof StewardError && error.cause instanceof TimeoutError;
       throw new CountedFailure(timedOut ? 'timeout' : 'unavailable', error);
     }

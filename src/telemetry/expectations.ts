@@ -2,7 +2,7 @@ import { StewardError } from '../errors.js';
 import type { Datatype, Signature } from '../tensors/types.js';
 import { FLOAT_DATATYPES } from '../tensors/values.js';
 
-/** What the values of one output must satisfy, on top of its signature. */
+/** Conditions on the values of one output, on top of its signature. */
 export interface OutputExpectation {
   /** Every value lies in [min, max]; either bound may be absent. */
   readonly range?: { readonly min?: number; readonly max?: number };

@@ -1,6 +1,6 @@
 import type { StageTiming, UsageCounts } from '../registry/usage.js';
 
-/** Why a request that reached a version failed, one cause per HTTP status family. */
+/** Causes of a failed request that reached a version, one per HTTP status family. */
 export const FAILURE_CAUSES = ['bad_request', 'model_error', 'timeout', 'unavailable'] as const;
 export type FailureCause = (typeof FAILURE_CAUSES)[number];
 export type Outcome = 'success' | FailureCause;
@@ -16,7 +16,7 @@ export const STAGES = [
 ] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** What one finished request adds to the figures of its version. */
+/** The contribution of one finished request to the figures of its version. */
 export interface RequestSummary {
   readonly outcome: Outcome;
   /** From the version's resolution to the encoded response or the error. */

@@ -4,7 +4,7 @@ import { BUCKET_COUNT, bucketUpperBound } from './histogram.js';
 import { VIOLATION_KINDS } from './output-checks.js';
 import type { UsageSnapshot } from './usage.js';
 
-/** What the metrics report about one version that is neither archived nor deleted. */
+/** Figures of one version that is neither archived nor deleted, as the metrics report them. */
 export interface VersionMetrics {
   readonly model: string;
   readonly version: number;
@@ -275,7 +275,7 @@ export class MetricsExporter {
 
 type Setter<L extends string> = (labels: Partial<Record<L, string>>, value: number) => void;
 
-/** A counter set from stored totals at each scrape: reset, then every version's values. */
+/** Registers a counter that is reset and set from every version's totals at each scrape. */
 function counter<L extends string>(
   registers: Registry[],
   name: string,
@@ -299,6 +299,7 @@ function counter<L extends string>(
   });
 }
 
+/** Registers a gauge that is reset and set from every version's figures at each scrape. */
 function gauge<L extends string>(
   registers: Registry[],
   name: string,

@@ -108,65 +108,79 @@ class Tally {
   }
 }
 
+/** Values of one output that break each rule. */
+interface Tallies {
+  readonly nan: Tally;
+  readonly infinity: Tally;
+  readonly range: Tally;
+  readonly labels: Tally;
+  readonly probabilities: Tally;
+}
+
 function checkValues(tensor: Tensor, expectation: OutputExpectation | undefined): Violation[] {
   const isFloat = FLOAT_DATATYPES.has(tensor.datatype);
   if (!isFloat && !expectation) return [];
   const read = elementReader(tensor);
+  const tallies = scanValues(tensor, read, isFloat, expectation);
+
+  const name = tensor.name;
   const length = tensor.data.length;
-  const nan = new Tally();
-  const infinity = new Tally();
-  const range = new Tally();
-  const labels = new Tally();
-  const probabilities = new Tally();
+  const describe = (tally: Tally, what: string) =>
+    `output "${name}": ${tally.count} of ${length} values ${what} ` +
+    `(first at index ${tally.first}, value ${String(read(tally.first))})`;
+  const found: Violation[] = [];
+  const report = (kind: ViolationKind, tally: Tally, what: string) => {
+    if (tally.count > 0) found.push({ kind, output: name, message: describe(tally, what) });
+  };
+  report('nan', tallies.nan, 'are NaN');
+  report('infinity', tallies.infinity, 'are infinite');
+  const min = expectation?.range?.min ?? '-inf';
+  const max = expectation?.range?.max ?? 'inf';
+  report('range', tallies.range, `lie outside [${min}, ${max}]`);
+  report('labels', tallies.labels, 'are not allowed labels');
+  if (expectation?.probabilities) {
+    report('probabilities', tallies.probabilities, 'lie outside [0, 1]');
+    // Row sums are checked only when every value is a probability.
+    const rowProblem =
+      tallies.probabilities.count === 0
+        ? rowSumProblem(tensor, read, expectation.probabilities.tolerance)
+        : undefined;
+    if (rowProblem) found.push({ kind: 'probabilities', output: name, message: rowProblem });
+  }
+  return found;
+}
+
+/** Reads every value once and counts the values that break each rule. */
+function scanValues(
+  tensor: Tensor,
+  read: (index: number) => ElementValue,
+  isFloat: boolean,
+  expectation: OutputExpectation | undefined,
+): Tallies {
+  const tallies: Tallies = {
+    nan: new Tally(),
+    infinity: new Tally(),
+    range: new Tally(),
+    labels: new Tally(),
+    probabilities: new Tally(),
+  };
   const allowed = expectation?.labels ? new Set<ElementValue>(expectation.labels) : undefined;
   const min = expectation?.range?.min ?? Number.NEGATIVE_INFINITY;
   const max = expectation?.range?.max ?? Number.POSITIVE_INFINITY;
-  for (let index = 0; index < length; index += 1) {
+  for (let index = 0; index < tensor.data.length; index += 1) {
     const value = read(index);
     if (typeof value === 'number') {
       if (Number.isNaN(value)) {
-        nan.add(index);
+        tallies.nan.add(index);
         continue;
       }
-      if (isFloat && !Number.isFinite(value)) infinity.add(index);
-      if (expectation?.range && (value < min || value > max)) range.add(index);
-      if (expectation?.probabilities && (value < 0 || value > 1)) probabilities.add(index);
+      if (isFloat && !Number.isFinite(value)) tallies.infinity.add(index);
+      if (expectation?.range && (value < min || value > max)) tallies.range.add(index);
+      if (expectation?.probabilities && (value < 0 || value > 1)) tallies.probabilities.add(index);
     }
-    if (allowed && !allowed.has(value)) labels.add(index);
+    if (allowed && !allowed.has(value)) tallies.labels.add(index);
   }
-  const name = tensor.name;
-  const describe = (tally: Tally, what: string) =>
-    `output "${name}": ${tally.count} of ${length} values ${what} (first at index ${tally.first}, value ${String(read(tally.first))})`;
-  const found: Violation[] = [];
-  if (nan.count > 0) found.push({ kind: 'nan', output: name, message: describe(nan, 'are NaN') });
-  if (infinity.count > 0) {
-    found.push({ kind: 'infinity', output: name, message: describe(infinity, 'are infinite') });
-  }
-  if (range.count > 0) {
-    found.push({
-      kind: 'range',
-      output: name,
-      message: describe(
-        range,
-        `lie outside [${expectation?.range?.min ?? '-inf'}, ${expectation?.range?.max ?? 'inf'}]`,
-      ),
-    });
-  }
-  if (labels.count > 0) {
-    found.push({
-      kind: 'labels',
-      output: name,
-      message: describe(labels, 'are not allowed labels'),
-    });
-  }
-  if (expectation?.probabilities) {
-    const message =
-      probabilities.count > 0
-        ? describe(probabilities, 'lie outside [0, 1]')
-        : rowSumProblem(tensor, read, expectation.probabilities.tolerance);
-    if (message) found.push({ kind: 'probabilities', output: name, message });
-  }
-  return found;
+  return tallies;
 }
 
 /** Checks that each row along the last axis sums to 1; returns a message for the first bad row. */

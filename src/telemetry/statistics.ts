@@ -1,7 +1,7 @@
 import type { UsageSnapshot } from './usage.js';
 
 /**
- * One entry of `model_stats` in Triton's statistics extension. Durations are whole
+ * Builds one entry of `model_stats` in Triton's statistics extension. Durations are whole
  * nanoseconds. `batch_stats` is empty because Steward runs every request on its own, and
  * `cache_hit` stays zero because it has no response cache. `memory_usage` lists the measured
  * memory of a loaded version as CPU memory, and is empty while the version is not loaded.

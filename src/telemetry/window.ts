@@ -13,7 +13,7 @@ interface Slot {
   readonly buckets: Map<number, number>;
 }
 
-/** Recent requests of one version, as the window holds them. */
+/** Recent requests of one version in the window. */
 export interface WindowFigures {
   readonly requests: number;
   readonly successes: number;

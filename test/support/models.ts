@@ -28,7 +28,7 @@ export function softmaxModel(): Buffer {
   });
 }
 
-/** A request for scaleModel with `rows` rows of four values. */
+/** Builds a request for scaleModel with `rows` rows of four values, each `value`. */
 export function scaleRequest(rows = 1, value = 1) {
   return {
     inputs: [

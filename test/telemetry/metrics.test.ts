@@ -131,7 +131,7 @@ describe('prometheus metrics', () => {
 
 describe('prometheus latency histogram', () => {
   // NOTE: parse-prometheus-text-format 1.1.1 merges the series of a labelled histogram into
-  // one and drops their labels, _sum and _count, so this server holds a single version and
+  // one and drops their labels, _sum and _count, so this server has a single version and
   // the checks read the buckets only.
   it('exports the stored latency buckets of successful requests', async () => {
     const server = await startTestServer();

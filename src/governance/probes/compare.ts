@@ -3,12 +3,12 @@ import type { Tensor } from '../../tensors/types.js';
 import { type ElementValue, elementReader } from '../../tensors/values.js';
 import type { ExpectedOutput, ProbeSpec } from './spec.js';
 
-/** How a probe's actual outputs compare with its expected ones. */
+/** The result of comparing a probe's outputs with its expected ones. */
 export interface Comparison {
   readonly passed: boolean;
   /** Largest absolute difference over the numeric elements compared; null when none were. */
   readonly maxDifference: number | null;
-  /** What differs, one line per output; empty when the probe passed. */
+  /** The differences, one line per output; empty when the probe passed. */
   readonly mismatches: readonly string[];
 }
 
@@ -50,6 +50,7 @@ function compareOutput(
       maxDifference: null,
     };
   }
+
   const read = elementReader(actual);
   let differing = 0;
   let worst = -1;
@@ -70,6 +71,7 @@ function compareOutput(
     }
   }
   if (differing === 0) return { maxDifference };
+
   const got = read(worst);
   const want = expected.data[worst]!;
   const gap = Number.isFinite(worstDifference) ? String(worstDifference) : 'not comparable';
@@ -134,8 +136,15 @@ function canonicalJson(value: unknown): string {
   if (typeof value === 'object' && value !== null) {
     const entries = Object.entries(value)
       .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      .sort(([a], [b]) => compareKeys(a, b));
     return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
   }
   return JSON.stringify(value);
+}
+
+/** Orders keys by UTF-16 code units, as JSON canonicalization does, whatever the locale. */
+function compareKeys(a: string, b: string): number {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
 }

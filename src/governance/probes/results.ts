@@ -1,8 +1,8 @@
 import type { JsonTensor } from '../../tensors/values.js';
 
 /**
- * What started a probe run: a finished load, the schedule, new probes on a loaded version,
- * or a request to the API.
+ * The cause of a probe run: a finished load, the schedule, new probes on a loaded version, or
+ * a request to the API.
  */
 export type ProbeTrigger = 'load' | 'schedule' | 'change' | 'request';
 
@@ -10,7 +10,7 @@ export type ProbeTrigger = 'load' | 'schedule' | 'change' | 'request';
 export interface ProbeResult {
   readonly name: string;
   readonly passed: boolean;
-  /** What differs, or why the request failed; empty when the probe passed. */
+  /** The differences, or the reason the request failed; empty when the probe passed. */
   readonly message: string;
   /** Largest absolute difference over the numeric elements compared. */
   readonly maxDifference: number | null;

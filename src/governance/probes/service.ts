@@ -34,8 +34,8 @@ export class ProbeService {
   readonly #running = new Map<string, Promise<ProbeRun>>();
   readonly #onTransition = (managed: ManagedVersion, transition: Transition) => {
     if (transition.to !== 'ready' || !this.#specs.has(key(managed.model, managed.version))) return;
-    // The transition fires inside the load; the probes start once it has finished, unless a
-    // run already started after the load (an explicit run that loaded the version).
+    // The transition fires inside the load, so the probes start once the load has finished.
+    // An explicit run that loaded the version has started by then and covers the load.
     setImmediate(() => {
       if (this.#running.has(key(managed.model, managed.version))) return;
       this.#runInBackground(managed.record, 'load');
@@ -94,7 +94,7 @@ export class ProbeService {
     return this.#runs.get(key(model, version));
   }
 
-  /** The latest run with every probe's outputs, from the registry. */
+  /** Returns the latest run with every probe's outputs, read from the registry. */
   async latestRun(model: string, version: number): Promise<ProbeRun | undefined> {
     const stored = await this.#repository.getProbeRun<ProbeResult[]>(model, version);
     if (!stored) return undefined;
