@@ -42,6 +42,7 @@ export class ProbeService {
     });
   };
   #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
 
   constructor(options: {
     repository: ChecksRepository;
@@ -76,6 +77,7 @@ export class ProbeService {
 
   /** Stops starting runs and waits for the ones in progress. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     this.#manager.off('transition', this.#onTransition);
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
@@ -177,6 +179,8 @@ export class ProbeService {
   }
 
   #runInBackground(record: VersionRecord, trigger: ProbeTrigger): void {
+    // A load that finished just before the stop may still schedule a run.
+    if (this.#stopped) return;
     this.run(record, trigger).catch((error: unknown) => {
       this.#logger.warn(
         { model: record.model, version: record.version, trigger, err: error },
