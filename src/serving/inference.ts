@@ -153,6 +153,8 @@ export class InferenceService {
     }
     let reply: RunReply;
     try {
+      // NOTE: a run has no time limit, so a model that hangs shows as a request in flight,
+      // never as a timeout; only the wait for a load can time out.
       reply = await lease.run(request.inputs, request.outputs);
     } catch (error) {
       throw this.#runFailure(record, error);
