@@ -1,6 +1,9 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
+import { ProbeService } from './governance/probes/service.js';
+import { parseProbes } from './governance/probes/spec.js';
+import { ThresholdStore } from './governance/thresholds.js';
 import { Registry } from './registry/registry.js';
 import { AliasService } from './serving/aliases.js';
 import { Catalog } from './serving/catalog.js';
@@ -9,10 +12,12 @@ import { LifecycleService } from './serving/lifecycle.js';
 import type { ManagedVersion, Transition } from './serving/managed-version.js';
 import { ModelFiles } from './serving/model-files.js';
 import { ModelManager } from './serving/model-manager.js';
+import type { UploadCheckHandler } from './serving/publisher.js';
 import { Publisher } from './serving/publisher.js';
 import { WorkerPool } from './serving/worker-pool.js';
 import { LocalArtifactStore } from './storage/local-store.js';
 import { UnpackedArchives } from './storage/unpacked-archives.js';
+import { ExpectationStore } from './telemetry/expectation-store.js';
 import { UsageTracker } from './telemetry/usage.js';
 
 /**
@@ -30,6 +35,9 @@ export class Steward {
   readonly catalog: Catalog;
   readonly manager: ModelManager;
   readonly usage: UsageTracker;
+  readonly expectations: ExpectationStore;
+  readonly thresholds: ThresholdStore;
+  readonly probes: ProbeService;
   readonly aliases: AliasService;
   readonly publisher: Publisher;
   readonly inference: InferenceService;
@@ -57,7 +65,25 @@ export class Steward {
       config,
       logger.child({ component: 'models' }),
     );
-    this.usage = new UsageTracker(registry.usage, logger.child({ component: 'usage' }));
+    this.usage = new UsageTracker(
+      registry.usage,
+      { windowMs: config.statsWindowMs, samplesPerVersion: config.violationSamples },
+      logger.child({ component: 'usage' }),
+    );
+    this.expectations = new ExpectationStore(registry.checks);
+    this.thresholds = new ThresholdStore(registry.checks, {
+      maxErrorRate: config.healthMaxErrorRate,
+      maxP95Ms: config.healthMaxP95Ms,
+      maxInvalidOutputRate: config.healthMaxInvalidOutputRate,
+      minRequests: config.healthMinRequests,
+    });
+    this.probes = new ProbeService({
+      repository: registry.checks,
+      catalog: this.catalog,
+      manager: this.manager,
+      intervalMs: config.probeIntervalMs,
+      logger: logger.child({ component: 'probes' }),
+    });
     this.aliases = new AliasService(
       registry,
       this.catalog,
@@ -71,7 +97,10 @@ export class Steward {
       manager: this.manager,
       store,
       unpacked,
-      usage: this.usage,
+      versionData: {
+        forgetVersion: (model, version) => this.#forgetVersion(model, version),
+        forgetModel: (model) => this.thresholds.forget(model),
+      },
       logger: logger.child({ component: 'lifecycle' }),
     });
     this.publisher = new Publisher({
@@ -83,11 +112,18 @@ export class Steward {
       aliases: this.aliases,
       lifecycle: this.lifecycle,
       manager: this.manager,
+      checks: this.#uploadChecks(),
       maxUploadBytes: config.maxUploadBytes,
       inspectTimeoutMs: config.loadTimeoutMs,
       logger: logger.child({ component: 'registry' }),
     });
-    this.inference = new InferenceService(this.catalog, this.manager, this.usage, logger);
+    this.inference = new InferenceService(
+      this.catalog,
+      this.manager,
+      this.usage,
+      this.expectations,
+      logger,
+    );
     this.manager.on('transition', (managed: ManagedVersion, transition: Transition) => {
       this.#persistLoadOutcome(managed, transition).catch((error: unknown) => {
         logger.error(
@@ -96,6 +132,31 @@ export class Steward {
         );
       });
     });
+  }
+
+  /** Drops what a deleted version leaves outside its registry row. */
+  async #forgetVersion(model: string, version: number): Promise<void> {
+    this.expectations.forget(model, version);
+    await this.probes.forget(model, version);
+    await this.usage.forget(model, version);
+  }
+
+  /** Expectations and probes sent with an upload: checked before, stored after registration. */
+  #uploadChecks(): UploadCheckHandler {
+    return {
+      prepare: (signature, checks) => {
+        const expectations =
+          checks.expectations === undefined
+            ? undefined
+            : this.expectations.parse({ signature }, checks.expectations, 'expectations');
+        const probes =
+          checks.probes === undefined ? undefined : parseProbes(checks.probes, signature, 'probes');
+        return async (record) => {
+          if (expectations) await this.expectations.set(record, expectations);
+          if (probes) await this.probes.set(record, probes);
+        };
+      },
+    };
   }
 
   /**
@@ -135,7 +196,11 @@ export class Steward {
     await steward.catalog.refreshAll();
     for (const record of steward.catalog.allVersions()) steward.manager.track(record);
     await steward.usage.load();
+    await steward.expectations.load();
+    await steward.thresholds.load();
+    await steward.probes.load();
     steward.usage.start(config.usageFlushMs);
+    steward.probes.start();
     steward.manager.startIdleSweeper();
     return steward;
   }
@@ -148,6 +213,7 @@ export class Steward {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.probes.stop();
     const deadline = Date.now() + this.config.drainTimeoutMs;
     if (!(await this.manager.drain(deadline))) {
       this.logger.warn(

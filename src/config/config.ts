@@ -36,6 +36,20 @@ export interface Config {
   /** Aliases whose versions load at start and stay pinned. */
   readonly preloadAliases: readonly string[];
   readonly usageFlushMs: number;
+  /** Length of the sliding window of recent latency percentiles and health rates. */
+  readonly statsWindowMs: number;
+  /** Violation samples kept per version; 0 keeps none. */
+  readonly violationSamples: number;
+  /** How often the golden probes of loaded versions run; 0 runs them only after loads. */
+  readonly probeIntervalMs: number;
+  /** Default share of failed requests in the window above which a version is degraded. */
+  readonly healthMaxErrorRate: number;
+  /** Default p95 latency in the window above which a version is degraded. */
+  readonly healthMaxP95Ms: number;
+  /** Default share of invalid responses in the window above which a version is unhealthy. */
+  readonly healthMaxInvalidOutputRate: number;
+  /** Requests the window must hold before its rates and latency count towards health. */
+  readonly healthMinRequests: number;
   readonly drainTimeoutMs: number;
   /** Folder with a manifest.json of example models to register when the registry is empty. */
   readonly seedExamplesDir: string | undefined;
@@ -56,6 +70,16 @@ function integer(what: string, min: number, max: number): (text: string) => numb
     const value = Number(text);
     if (!Number.isInteger(value) || value < min || value > max) {
       throw new Error(`invalid ${what} "${text}": use a whole number from ${min} to ${max}`);
+    }
+    return value;
+  };
+}
+
+function fraction(what: string): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
+      throw new Error(`invalid ${what} "${text}": use a number from 0 to 1, such as 0.05 for 5%`);
     }
     return value;
   };
@@ -244,6 +268,66 @@ export const SETTINGS = [
     help: 'how often usage figures are written to the registry',
     parse: (text) => parseDuration(text, 'usage flush interval'),
     fallback: () => 5_000,
+  }),
+  define({
+    key: 'statsWindowMs',
+    flag: '--stats-window <duration>',
+    env: 'STEWARD_STATS_WINDOW',
+    help: 'sliding window of recent latency percentiles and health rates, such as 5m',
+    parse: (text) => {
+      const ms = parseDuration(text, 'stats window');
+      if (ms < 100) throw new Error(`invalid stats window "${text}": use 100ms or more`);
+      return ms;
+    },
+    fallback: () => 300_000,
+  }),
+  define({
+    key: 'violationSamples',
+    flag: '--violation-samples <count>',
+    env: 'STEWARD_VIOLATION_SAMPLES',
+    help: 'responses that broke an output check to keep per version, with their inputs; 0 keeps none',
+    parse: integer('violation sample count', 0, 1000),
+    fallback: () => 10,
+  }),
+  define({
+    key: 'probeIntervalMs',
+    flag: '--probe-interval <duration>',
+    env: 'STEWARD_PROBE_INTERVAL',
+    help: 'how often golden probes run on loaded versions, such as 5m; 0 runs them only after loads',
+    parse: (text) => parseDuration(text, 'probe interval'),
+    fallback: () => 300_000,
+  }),
+  define({
+    key: 'healthMaxErrorRate',
+    flag: '--max-error-rate <fraction>',
+    env: 'STEWARD_MAX_ERROR_RATE',
+    help: 'share of failed requests in the stats window above which a version is degraded',
+    parse: fraction('max error rate'),
+    fallback: () => 0.05,
+  }),
+  define({
+    key: 'healthMaxP95Ms',
+    flag: '--max-p95-latency <duration>',
+    env: 'STEWARD_MAX_P95_LATENCY',
+    help: 'p95 latency in the stats window above which a version is degraded, such as 500ms',
+    parse: (text) => parseDuration(text, 'max p95 latency'),
+    fallback: () => 1_000,
+  }),
+  define({
+    key: 'healthMaxInvalidOutputRate',
+    flag: '--max-invalid-output-rate <fraction>',
+    env: 'STEWARD_MAX_INVALID_OUTPUT_RATE',
+    help: 'share of invalid responses in the stats window above which a version is unhealthy',
+    parse: fraction('max invalid output rate'),
+    fallback: () => 0.01,
+  }),
+  define({
+    key: 'healthMinRequests',
+    flag: '--health-min-requests <count>',
+    env: 'STEWARD_HEALTH_MIN_REQUESTS',
+    help: 'requests the stats window needs before its error rate, latency and invalid outputs count',
+    parse: integer('health minimum request count', 1, 1_000_000),
+    fallback: () => 10,
   }),
   define({
     key: 'drainTimeoutMs',

@@ -11,6 +11,13 @@ export interface Database {
   alias_history: AliasHistoryTable;
   version_usage: VersionUsageTable;
   usage_latency_buckets: LatencyBucketTable;
+  usage_stage_timings: StageTimingTable;
+  output_violation_counts: ViolationCountTable;
+  output_violation_samples: ViolationSampleTable;
+  output_expectations: OutputExpectationTable;
+  version_probes: VersionProbeTable;
+  probe_results: ProbeResultTable;
+  model_health_thresholds: HealthThresholdTable;
   meta: MetaTable;
 }
 
@@ -63,10 +70,25 @@ export interface VersionUsageTable {
   model_name: string;
   version: number;
   request_count: number;
-  /** Requests the model failed to run: runtime errors, load failures. */
+  /** Requests the model failed to run (runtime errors, a lost worker thread). */
   error_count: number;
-  /** Requests rejected before the model ran: invalid tensors, wrong datatypes. */
+  /** Requests rejected as invalid: bad tensors, wrong datatypes, inputs the runtime refused. */
   client_error_count: number;
+  /** Requests that waited longer than the load wait for their version to load. */
+  timeout_count: number;
+  /** Requests for a version that could not serve: failed load, archived, no memory. */
+  unavailable_count: number;
+  /** Request body bytes of every counted request. */
+  bytes_in: number;
+  /** Response body bytes of successful requests. */
+  bytes_out: number;
+  /** Successful inferences, each counted once per element of the batch dimension. */
+  inference_count: number;
+  /** Successful model runs. */
+  execution_count: number;
+  /** Successful responses with at least one output violation. */
+  invalid_output_count: number;
+  /** Latency sum of successful requests. */
   latency_sum_ms: number;
   first_used_at: string | null;
   last_used_at: string | null;
@@ -78,6 +100,77 @@ export interface LatencyBucketTable {
   /** Index into the fixed bucket bounds of the latency histogram. */
   bucket: number;
   count: number;
+}
+
+/** Count and total duration of one stage of successful requests, as Triton's statistics report them. */
+export interface StageTimingTable {
+  model_name: string;
+  version: number;
+  /** `success`, `fail`, `queue`, `compute_input`, `compute_infer` or `compute_output`. */
+  stage: string;
+  count: number;
+  total_ns: number;
+}
+
+/** Responses with one kind of output violation, such as `nan` or `range`. */
+export interface ViolationCountTable {
+  model_name: string;
+  version: number;
+  kind: string;
+  count: number;
+}
+
+/** A response that broke an output check, kept with its request for inspection. */
+export interface ViolationSampleTable {
+  id: Generated<number>;
+  model_name: string;
+  version: number;
+  recorded_at: string;
+  /** JSON array of the violations. */
+  violations: string;
+  /** JSON array of the input tensors, data possibly truncated. */
+  inputs: string;
+  /** JSON array of the output tensors, data possibly truncated. */
+  outputs: string;
+}
+
+export interface OutputExpectationTable {
+  model_name: string;
+  version: number;
+  /** JSON object of expectations by output name. */
+  expectations: string;
+  updated_at: string;
+}
+
+export interface VersionProbeTable {
+  model_name: string;
+  version: number;
+  /** JSON array of probe definitions. */
+  probes: string;
+  updated_at: string;
+}
+
+/** The latest probe run of a version. */
+export interface ProbeResultTable {
+  model_name: string;
+  version: number;
+  ran_at: string;
+  /** The cause of the run: `load`, `schedule`, `change` or `request`. */
+  trigger: string;
+  /** 1 when every probe passed, else 0. */
+  passed: number;
+  /** JSON array of per-probe results with their outputs. */
+  results: string;
+}
+
+/** Per-model overrides of the health thresholds; null keeps the server default. */
+export interface HealthThresholdTable {
+  model_name: string;
+  max_error_rate: number | null;
+  max_p95_ms: number | null;
+  max_invalid_output_rate: number | null;
+  min_requests: number | null;
+  updated_at: string;
 }
 
 export interface MetaTable {

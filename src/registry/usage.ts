@@ -1,30 +1,70 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, sql, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
-/** Usage accumulated since the last flush, added to the stored totals. */
-export interface UsageDelta {
-  readonly model: string;
-  readonly version: number;
-  readonly requests: number;
-  readonly errors: number;
-  readonly clientErrors: number;
-  readonly latencySumMs: number;
-  readonly firstUsedAt: string | null;
-  readonly lastUsedAt: string | null;
-  /** Latency histogram counts by bucket index. */
-  readonly buckets: ReadonlyMap<number, number>;
+/** Count and total duration of one request stage. */
+export interface StageTiming {
+  readonly count: number;
+  readonly ns: number;
 }
 
-export interface StoredUsage {
+/** Additive usage counters of one version. */
+export interface UsageCounts {
+  readonly requests: number;
+  readonly badRequests: number;
+  readonly modelErrors: number;
+  readonly timeouts: number;
+  readonly unavailable: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly inferenceCount: number;
+  readonly executionCount: number;
+  readonly invalidResponses: number;
+  /** Latency sum of successful requests. */
+  readonly latencySumMs: number;
+}
+
+/** Usage of one version: totals when loaded, or what accumulated since the last flush. */
+export interface UsageDelta extends UsageCounts {
   readonly model: string;
   readonly version: number;
-  readonly requests: number;
-  readonly errors: number;
-  readonly clientErrors: number;
-  readonly latencySumMs: number;
   readonly firstUsedAt: string | null;
   readonly lastUsedAt: string | null;
-  readonly buckets: Map<number, number>;
+  /** Latency histogram counts of successful requests by bucket index. */
+  readonly buckets: ReadonlyMap<number, number>;
+  /** Triton's stage timings by stage name. */
+  readonly stages: ReadonlyMap<string, StageTiming>;
+  /** Responses with each kind of output violation. */
+  readonly violations: ReadonlyMap<string, number>;
+}
+
+/** A response that broke an output check; the JSON fields are stored as text. */
+export interface ViolationSample {
+  readonly model: string;
+  readonly version: number;
+  readonly recordedAt: string;
+  readonly violations: unknown;
+  readonly inputs: unknown;
+  readonly outputs: unknown;
+}
+
+const COUNT_COLUMNS = {
+  requests: 'request_count',
+  badRequests: 'client_error_count',
+  modelErrors: 'error_count',
+  timeouts: 'timeout_count',
+  unavailable: 'unavailable_count',
+  bytesIn: 'bytes_in',
+  bytesOut: 'bytes_out',
+  inferenceCount: 'inference_count',
+  executionCount: 'execution_count',
+  invalidResponses: 'invalid_output_count',
+  latencySumMs: 'latency_sum_ms',
+} as const satisfies Record<keyof UsageCounts, string>;
+
+type CountKey = keyof typeof COUNT_COLUMNS;
+
+function keyOf(model: string, version: number): string {
+  return `${model}\u0000${version}`;
 }
 
 /** Persisted usage totals. Writes add deltas, so several writers can share one table. */
@@ -35,89 +75,207 @@ export class UsageRepository {
     this.#db = db;
   }
 
-  async loadAll(): Promise<StoredUsage[]> {
+  async loadAll(): Promise<UsageDelta[]> {
     const rows = await this.#db.selectFrom('version_usage').selectAll().execute();
-    const buckets = await this.#db.selectFrom('usage_latency_buckets').selectAll().execute();
-    const byKey = new Map<string, StoredUsage>();
+    const byKey = new Map<
+      string,
+      UsageDelta & {
+        buckets: Map<number, number>;
+        stages: Map<string, StageTiming>;
+        violations: Map<string, number>;
+      }
+    >();
     for (const row of rows) {
-      byKey.set(`${row.model_name}\u0000${row.version}`, {
+      const counts = {} as Record<CountKey, number>;
+      for (const [field, column] of Object.entries(COUNT_COLUMNS) as Array<[CountKey, string]>) {
+        counts[field] = Number(row[column as keyof typeof row]);
+      }
+      byKey.set(keyOf(row.model_name, Number(row.version)), {
+        ...counts,
         model: row.model_name,
         version: Number(row.version),
-        requests: Number(row.request_count),
-        errors: Number(row.error_count),
-        clientErrors: Number(row.client_error_count),
-        latencySumMs: Number(row.latency_sum_ms),
         firstUsedAt: row.first_used_at,
         lastUsedAt: row.last_used_at,
         buckets: new Map(),
+        stages: new Map(),
+        violations: new Map(),
       });
     }
-    for (const row of buckets) {
-      byKey
-        .get(`${row.model_name}\u0000${row.version}`)
-        ?.buckets.set(row.bucket, Number(row.count));
+    const find = (row: { model_name: string; version: number }) =>
+      byKey.get(keyOf(row.model_name, Number(row.version)));
+    for (const row of await this.#db.selectFrom('usage_latency_buckets').selectAll().execute()) {
+      find(row)?.buckets.set(row.bucket, Number(row.count));
+    }
+    for (const row of await this.#db.selectFrom('usage_stage_timings').selectAll().execute()) {
+      find(row)?.stages.set(row.stage, { count: Number(row.count), ns: Number(row.total_ns) });
+    }
+    for (const row of await this.#db.selectFrom('output_violation_counts').selectAll().execute()) {
+      find(row)?.violations.set(row.kind, Number(row.count));
     }
     return [...byKey.values()];
   }
 
-  /** Adds every delta in one transaction, so a crash mid-flush stores all of them or none. */
-  async addDeltas(deltas: readonly UsageDelta[]): Promise<void> {
-    if (deltas.length === 0) return;
+  /**
+   * Adds every delta and inserts the samples in one transaction, so a crash mid-flush stores
+   * all of them or none. Keeps only the newest `keepSamples` samples of each version.
+   */
+  async addDeltas(
+    deltas: readonly UsageDelta[],
+    samples: readonly ViolationSample[] = [],
+    keepSamples = Number.POSITIVE_INFINITY,
+  ): Promise<void> {
+    if (deltas.length === 0 && samples.length === 0) return;
     await this.#db.transaction().execute(async (trx) => {
-      for (const delta of deltas) {
-        await trx
-          .insertInto('version_usage')
-          .values({
-            model_name: delta.model,
-            version: delta.version,
-            request_count: delta.requests,
-            error_count: delta.errors,
-            client_error_count: delta.clientErrors,
-            latency_sum_ms: delta.latencySumMs,
-            first_used_at: delta.firstUsedAt,
-            last_used_at: delta.lastUsedAt,
-          })
-          .onConflict((conflict) =>
-            conflict.columns(['model_name', 'version']).doUpdateSet({
-              request_count: sql`version_usage.request_count + excluded.request_count`,
-              error_count: sql`version_usage.error_count + excluded.error_count`,
-              client_error_count: sql`version_usage.client_error_count + excluded.client_error_count`,
-              latency_sum_ms: sql`version_usage.latency_sum_ms + excluded.latency_sum_ms`,
-              first_used_at: sql`coalesce(version_usage.first_used_at, excluded.first_used_at)`,
-              last_used_at: sql`case
-                when excluded.last_used_at is null then version_usage.last_used_at
-                when version_usage.last_used_at is null then excluded.last_used_at
-                when excluded.last_used_at > version_usage.last_used_at then excluded.last_used_at
-                else version_usage.last_used_at end`,
-            }),
-          )
-          .execute();
-        for (const [bucket, count] of delta.buckets) {
-          await trx
-            .insertInto('usage_latency_buckets')
-            .values({ model_name: delta.model, version: delta.version, bucket, count })
-            .onConflict((conflict) =>
-              conflict.columns(['model_name', 'version', 'bucket']).doUpdateSet({
-                count: sql`usage_latency_buckets.count + excluded.count`,
-              }),
-            )
-            .execute();
-        }
-      }
+      for (const delta of deltas) await addDelta(trx, delta);
+      await insertSamples(trx, samples, keepSamples);
     });
   }
 
-  /** Drops the usage of a deleted version. */
-  async deleteVersion(model: string, version: number): Promise<void> {
-    await this.#db
-      .deleteFrom('usage_latency_buckets')
+  /** Returns the stored samples of a version, newest first. */
+  async samples(model: string, version: number): Promise<ViolationSample[]> {
+    const rows = await this.#db
+      .selectFrom('output_violation_samples')
+      .selectAll()
       .where('model_name', '=', model)
       .where('version', '=', version)
+      .orderBy('id', 'desc')
       .execute();
-    await this.#db
-      .deleteFrom('version_usage')
+    return rows.map((row) => ({
+      model: row.model_name,
+      version: Number(row.version),
+      recordedAt: row.recorded_at,
+      violations: JSON.parse(row.violations),
+      inputs: JSON.parse(row.inputs),
+      outputs: JSON.parse(row.outputs),
+    }));
+  }
+
+  /** Drops the usage, violations and samples of a deleted version. */
+  async deleteVersion(model: string, version: number): Promise<void> {
+    const tables = [
+      'usage_latency_buckets',
+      'usage_stage_timings',
+      'output_violation_counts',
+      'output_violation_samples',
+      'version_usage',
+    ] as const;
+    await this.#db.transaction().execute(async (trx) => {
+      for (const table of tables) {
+        await trx
+          .deleteFrom(table)
+          .where('model_name', '=', model)
+          .where('version', '=', version)
+          .execute();
+      }
+    });
+  }
+}
+
+async function addDelta(trx: Transaction<Database>, delta: UsageDelta): Promise<void> {
+  const values = Object.fromEntries(
+    (Object.entries(COUNT_COLUMNS) as Array<[CountKey, string]>).map(([field, column]) => [
+      column,
+      delta[field],
+    ]),
+  );
+  const sums = Object.fromEntries(
+    Object.values(COUNT_COLUMNS).map((column) => [
+      column,
+      sql`${sql.ref(`version_usage.${column}`)} + ${sql.ref(`excluded.${column}`)}`,
+    ]),
+  );
+  await trx
+    .insertInto('version_usage')
+    .values({
+      ...(values as Record<string, number>),
+      model_name: delta.model,
+      version: delta.version,
+      first_used_at: delta.firstUsedAt,
+      last_used_at: delta.lastUsedAt,
+    } as Database['version_usage'])
+    .onConflict((conflict) =>
+      conflict.columns(['model_name', 'version']).doUpdateSet({
+        ...sums,
+        first_used_at: sql`coalesce(version_usage.first_used_at, excluded.first_used_at)`,
+        last_used_at: sql`case
+          when excluded.last_used_at is null then version_usage.last_used_at
+          when version_usage.last_used_at is null then excluded.last_used_at
+          when excluded.last_used_at > version_usage.last_used_at then excluded.last_used_at
+          else version_usage.last_used_at end`,
+      }),
+    )
+    .execute();
+  const where = { model_name: delta.model, version: delta.version };
+  for (const [bucket, count] of delta.buckets) {
+    await trx
+      .insertInto('usage_latency_buckets')
+      .values({ ...where, bucket, count })
+      .onConflict((conflict) =>
+        conflict.columns(['model_name', 'version', 'bucket']).doUpdateSet({
+          count: sql`usage_latency_buckets.count + excluded.count`,
+        }),
+      )
+      .execute();
+  }
+  for (const [stage, timing] of delta.stages) {
+    await trx
+      .insertInto('usage_stage_timings')
+      .values({ ...where, stage, count: timing.count, total_ns: timing.ns })
+      .onConflict((conflict) =>
+        conflict.columns(['model_name', 'version', 'stage']).doUpdateSet({
+          count: sql`usage_stage_timings.count + excluded.count`,
+          total_ns: sql`usage_stage_timings.total_ns + excluded.total_ns`,
+        }),
+      )
+      .execute();
+  }
+  for (const [kind, count] of delta.violations) {
+    await trx
+      .insertInto('output_violation_counts')
+      .values({ ...where, kind, count })
+      .onConflict((conflict) =>
+        conflict.columns(['model_name', 'version', 'kind']).doUpdateSet({
+          count: sql`output_violation_counts.count + excluded.count`,
+        }),
+      )
+      .execute();
+  }
+}
+
+async function insertSamples(
+  trx: Transaction<Database>,
+  samples: readonly ViolationSample[],
+  keep: number,
+): Promise<void> {
+  const touched = new Map<string, { model: string; version: number }>();
+  for (const sample of samples) {
+    await trx
+      .insertInto('output_violation_samples')
+      .values({
+        model_name: sample.model,
+        version: sample.version,
+        recorded_at: sample.recordedAt,
+        violations: JSON.stringify(sample.violations),
+        inputs: JSON.stringify(sample.inputs),
+        outputs: JSON.stringify(sample.outputs),
+      })
+      .execute();
+    touched.set(keyOf(sample.model, sample.version), sample);
+  }
+  if (!Number.isFinite(keep)) return;
+  for (const { model, version } of touched.values()) {
+    const newest = trx
+      .selectFrom('output_violation_samples')
+      .select('id')
       .where('model_name', '=', model)
       .where('version', '=', version)
+      .orderBy('id', 'desc')
+      .limit(keep);
+    await trx
+      .deleteFrom('output_violation_samples')
+      .where('model_name', '=', model)
+      .where('version', '=', version)
+      .where('id', 'not in', newest)
       .execute();
   }
 }

@@ -5,11 +5,14 @@ import type { Steward } from '../steward.js';
 import { installAdminAuth } from './auth.js';
 import { installErrorHandling, sendError } from './errors.js';
 import { aliasRoutes } from './routes/aliases.js';
+import { checkRoutes } from './routes/checks.js';
 import { healthRoutes } from './routes/health.js';
 import { inferenceRoutes } from './routes/inference.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
 import { repositoryRoutes } from './routes/repository.js';
+import { statisticsRoutes } from './routes/statistics.js';
 
 /** Builds the HTTP server over a Steward instance; the caller listens and closes it. */
 export async function buildServer(steward: Steward): Promise<FastifyInstance> {
@@ -54,6 +57,9 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   aliasRoutes(app, steward);
   lifecycleRoutes(app, steward);
   repositoryRoutes(app, steward);
+  checkRoutes(app, steward);
+  statisticsRoutes(app, steward);
+  metricsRoutes(app, steward);
   await app.register(async (scope) => inferenceRoutes(scope, steward));
   await app.register(async (scope) => modelRoutes(scope, steward));
   return app;

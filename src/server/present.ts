@@ -1,13 +1,19 @@
-import { healthOf } from '../governance/health.js';
 import type { ModelRecord, VersionRecord } from '../registry/records.js';
 import { platformOf } from '../runtimes/formats.js';
 import type { Steward } from '../steward.js';
+import {
+  presentHealth,
+  presentProbeSummary,
+  presentUsage,
+  presentValidity,
+  versionHealth,
+} from './present-telemetry.js';
 
 /** The management API's view of a version: registry facts, load state, usage and health. */
 export function presentVersion(steward: Steward, record: VersionRecord) {
   const load = steward.manager.status(record);
   const usage = steward.usage.snapshot(record.model, record.version);
-  const health = healthOf(record, load, usage);
+  const health = versionHealth(steward, record, load, usage);
   return {
     model: record.model,
     version: record.version,
@@ -22,7 +28,8 @@ export function presentVersion(steward: Steward, record: VersionRecord) {
     state_reason: record.stateReason,
     aliases: steward.catalog.aliasesOf(record.model, record.version),
     status: health.status,
-    status_reasons: health.reasons,
+    status_reasons: health.reasons.map((reason) => reason.message),
+    health: presentHealth(health, steward.thresholds.for(record.model)),
     load: {
       state: load.state,
       reason: load.reason,
@@ -37,15 +44,9 @@ export function presentVersion(steward: Steward, record: VersionRecord) {
       instances: load.instances,
       retry_at: load.retryAt,
     },
-    usage: {
-      requests: usage.requests,
-      successes: usage.successes,
-      errors: usage.errors,
-      client_errors: usage.clientErrors,
-      first_used_at: usage.firstUsedAt,
-      last_used_at: usage.lastUsedAt,
-      latency_ms: usage.latencyMs,
-    },
+    usage: presentUsage(usage),
+    validity: presentValidity(steward, record, usage),
+    probes: presentProbeSummary(steward, record),
     signature: record.signature,
   };
 }

@@ -2,9 +2,14 @@ import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
 import type { VersionRecord } from '../registry/records.js';
 import { InvalidInputError } from '../runtimes/runtime.js';
-import type { UsageTracker } from '../telemetry/usage.js';
-import { parseInferenceRequest } from '../tensors/request.js';
+import type { ExpectationStore } from '../telemetry/expectation-store.js';
+import { checkOutputs, type Violation } from '../telemetry/output-checks.js';
+import type { FailureCause, RequestSummary, UsageTracker } from '../telemetry/usage.js';
+import { type InferenceRequest, parseInferenceRequest } from '../tensors/request.js';
 import { type EncodedResponse, encodeInferenceResponse } from '../tensors/response.js';
+import type { Signature } from '../tensors/types.js';
+import { toJsonTensor } from '../tensors/values.js';
+import { TimeoutError } from '../util/async.js';
 import type { Catalog } from './catalog.js';
 import type { Lease, ModelManager } from './model-manager.js';
 import { WorkerLostError } from './worker-pool.js';
@@ -15,58 +20,169 @@ export interface InferenceResult {
   readonly response: EncodedResponse;
 }
 
-/** Runs one inference request: resolve, validate, acquire, run, encode, record usage. */
+/** The body of an inference request as it arrived. */
+export interface RequestBody {
+  /** The parsed JSON part. */
+  readonly json: unknown;
+  /** Bytes after the JSON header, with the binary tensor extension. */
+  readonly binary?: Buffer;
+  /** Size of the whole body in bytes. */
+  readonly bytes: number;
+}
+
+/** Elements of each tensor kept in a violation sample; longer tensors are cut short. */
+const SAMPLE_ELEMENTS = 1024;
+
+type StageNs = { -readonly [K in keyof RequestSummary['stageNs']]: number };
+
+/** A failure with the cause it is counted under; the wrapped error goes to the client. */
+class CountedFailure extends Error {
+  readonly outcome: FailureCause;
+  readonly error: unknown;
+
+  constructor(outcome: FailureCause, error: unknown) {
+    super(error instanceof Error ? error.message : String(error));
+    this.outcome = outcome;
+    this.error = error;
+  }
+}
+
+/**
+ * Runs one inference request: resolve, validate, acquire, run, check the outputs, encode,
+ * and record the usage of the version.
+ */
 export class InferenceService {
   readonly #catalog: Catalog;
   readonly #manager: ModelManager;
   readonly #usage: UsageTracker;
+  readonly #expectations: ExpectationStore;
   readonly #logger: Logger;
 
-  constructor(catalog: Catalog, manager: ModelManager, usage: UsageTracker, logger: Logger) {
+  constructor(
+    catalog: Catalog,
+    manager: ModelManager,
+    usage: UsageTracker,
+    expectations: ExpectationStore,
+    logger: Logger,
+  ) {
     this.#catalog = catalog;
     this.#manager = manager;
     this.#usage = usage;
+    this.#expectations = expectations;
     this.#logger = logger;
   }
 
   async infer(
     modelName: string,
     reference: string | undefined,
-    body: unknown,
-    binary?: Buffer,
+    body: RequestBody,
   ): Promise<InferenceResult> {
     const record = this.#catalog.resolve(modelName, reference);
     const started = performance.now();
-    const elapsed = () => performance.now() - started;
-
-    let request: ReturnType<typeof parseInferenceRequest>;
+    const stageNs: StageNs = {};
+    this.#usage.begin(record.model, record.version);
+    let summary: Omit<RequestSummary, 'latencyMs' | 'bytesIn' | 'stageNs'>;
     try {
-      request = parseInferenceRequest(body, record.signature, binary);
+      const { response, bytesOut, batchSize, violations } = await this.#infer(
+        record,
+        body,
+        stageNs,
+      );
+      summary = { outcome: 'success', bytesOut, batchSize, violations };
+      this.#finish(record, body, started, stageNs, summary);
+      return { record, response };
     } catch (error) {
-      this.#usage.record(record.model, record.version, 'client_error', elapsed());
-      throw error;
+      const failure =
+        error instanceof CountedFailure ? error : new CountedFailure('model_error', error);
+      summary = { outcome: failure.outcome, bytesOut: 0, batchSize: 0, violations: [] };
+      this.#finish(record, body, started, {}, summary);
+      throw failure.error;
     }
+  }
+
+  #finish(
+    record: VersionRecord,
+    body: RequestBody,
+    started: number,
+    stageNs: StageNs,
+    summary: Omit<RequestSummary, 'latencyMs' | 'bytesIn' | 'stageNs'>,
+  ): void {
+    this.#usage.finish(record.model, record.version, {
+      ...summary,
+      latencyMs: performance.now() - started,
+      bytesIn: body.bytes,
+      stageNs,
+    });
+  }
+
+  async #infer(
+    record: VersionRecord,
+    body: RequestBody,
+    stageNs: StageNs,
+  ): Promise<{
+    response: EncodedResponse;
+    bytesOut: number;
+    batchSize: number;
+    violations: string[];
+  }> {
+    let mark = performance.now();
+    const lap = () => {
+      const now = performance.now();
+      const ns = (now - mark) * 1e6;
+      mark = now;
+      return ns;
+    };
+
+    let request: InferenceRequest;
+    try {
+      request = parseInferenceRequest(body.json, record.signature, body.binary);
+    } catch (error) {
+      throw new CountedFailure('bad_request', error);
+    }
+    const batchSize = batchSizeOf(request, record.signature);
+    stageNs.compute_input = lap();
 
     let lease: Lease;
     try {
       lease = await this.#manager.acquire(record);
     } catch (error) {
-      this.#usage.record(record.model, record.version, 'model_error', elapsed());
-      throw error;
+      // A request that gave up waiting for the load timed out. Any other failure means the
+      // version cannot serve: its load failed, it is archived, or the memory budget is full.
+      const timedOut = error instanceof StewardError && error.cause instanceof TimeoutError;
+      throw new CountedFailure(timedOut ? 'timeout' : 'unavailable', error);
     }
-
     let reply: RunReply;
     try {
+      // NOTE: a run has no time limit, so a model that hangs shows as a request in flight,
+      // never as a timeout; only the wait for a load can time out.
       reply = await lease.run(request.inputs, request.outputs);
     } catch (error) {
+      throw this.#runFailure(record, error);
+    } finally {
       lease.release();
-      throw this.#runFailure(record, error, elapsed());
     }
-    lease.release();
+    const runNs = lap();
+    stageNs.compute_infer = reply.computeNs;
+    stageNs.queue = Math.max(0, runNs - reply.computeNs);
 
-    let response: EncodedResponse;
+    const violations = checkOutputs(
+      record.signature,
+      request.outputs,
+      reply.outputs,
+      this.#expectations.get(record.model, record.version),
+    );
+    if (violations.length > 0) this.#sample(record, body, reply, violations);
+    const response = this.#encode(record, request, reply);
+    stageNs.compute_output = lap();
+    let bytesOut = Buffer.byteLength(response.json, 'utf8');
+    for (const part of response.binary) bytesOut += part.length;
+    const kinds = [...new Set(violations.map((violation) => violation.kind))];
+    return { response, bytesOut, batchSize, violations: kinds };
+  }
+
+  #encode(record: VersionRecord, request: InferenceRequest, reply: RunReply): EncodedResponse {
     try {
-      response = encodeInferenceResponse({
+      return encodeInferenceResponse({
         modelName: record.model,
         modelVersion: String(record.version),
         id: request.id,
@@ -75,16 +191,35 @@ export class InferenceService {
       });
     } catch (error) {
       if (!(error instanceof RangeError)) throw error;
-      this.#usage.record(record.model, record.version, 'client_error', elapsed());
-      throw new StewardError(
-        'INVALID_ARGUMENT',
-        'the outputs are too large to send as JSON; request them with the binary tensor extension ' +
-          '("parameters": {"binary_data": true} on each output)',
-        { field: 'outputs', cause: error },
+      throw new CountedFailure(
+        'bad_request',
+        new StewardError(
+          'INVALID_ARGUMENT',
+          'the outputs are too large to send as JSON; request them with the binary tensor extension ' +
+            '("parameters": {"binary_data": true} on each output)',
+          { field: 'outputs', cause: error },
+        ),
       );
     }
-    this.#usage.record(record.model, record.version, 'success', elapsed());
-    return { record, response };
+  }
+
+  /**
+   * Keeps a sample of a response that broke an output check. The inputs went to the worker
+   * thread, so they are decoded again from the body, and only when the sample is kept.
+   */
+  #sample(
+    record: VersionRecord,
+    body: RequestBody,
+    reply: RunReply,
+    violations: Violation[],
+  ): void {
+    this.#usage.sample(record.model, record.version, () => ({
+      violations,
+      inputs: parseInferenceRequest(body.json, record.signature, body.binary).inputs.map((tensor) =>
+        toJsonTensor(tensor, SAMPLE_ELEMENTS),
+      ),
+      outputs: reply.outputs.map((tensor) => toJsonTensor(tensor, SAMPLE_ELEMENTS)),
+    }));
   }
 
   /**
@@ -92,35 +227,51 @@ export class InferenceService {
    * the signature cannot catch (an index out of range, a dimension a later node rejects) are
    * recognized by their wording and get a 400, not counted against the model.
    */
-  #runFailure(record: VersionRecord, error: unknown, latencyMs: number): StewardError {
+  #runFailure(record: VersionRecord, error: unknown): CountedFailure {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof InvalidInputError) {
-      this.#usage.record(record.model, record.version, 'client_error', latencyMs);
-      return new StewardError('INVALID_TENSOR', message, { field: 'inputs', cause: error });
+      return new CountedFailure(
+        'bad_request',
+        new StewardError('INVALID_TENSOR', message, { field: 'inputs', cause: error }),
+      );
     }
     // NOTE: the patterns follow onnxruntime 1.30's messages; other wordings count as model errors.
     if (!(error instanceof WorkerLostError) && INPUT_ERROR_PATTERN.test(message)) {
-      this.#usage.record(record.model, record.version, 'client_error', latencyMs);
-      return new StewardError(
-        'INVALID_TENSOR',
-        `model "${record.model}" version ${record.version} rejected the input: ${message}`,
-        { field: 'inputs', cause: error },
+      return new CountedFailure(
+        'bad_request',
+        new StewardError(
+          'INVALID_TENSOR',
+          `model "${record.model}" version ${record.version} rejected the input: ${message}`,
+          { field: 'inputs', cause: error },
+        ),
       );
     }
-    this.#usage.record(record.model, record.version, 'model_error', latencyMs);
     this.#logger.error(
       { model: record.model, version: record.version, err: error },
       'inference failed in the model runtime',
     );
     const what = error instanceof WorkerLostError ? 'lost its worker thread' : 'failed';
-    return new StewardError(
-      'MODEL_FAILED',
-      `model "${record.model}" version ${record.version} ${what}: ${message}`,
-      {
-        cause: error,
-      },
+    return new CountedFailure(
+      'model_error',
+      new StewardError(
+        'MODEL_FAILED',
+        `model "${record.model}" version ${record.version} ${what}: ${message}`,
+        { cause: error },
+      ),
     );
   }
+}
+
+/**
+ * Elements of the batch dimension: the first dimension of the first input when the signature
+ * leaves it variable, else 1, as Triton counts inferences of a model without batching.
+ */
+function batchSizeOf(request: InferenceRequest, signature: Signature): number {
+  const first = request.inputs[0];
+  if (!first) return 1;
+  const spec = signature.inputs.find((input) => input.name === first.name);
+  if (spec?.shape[0] !== -1 || first.shape.length === 0) return 1;
+  return first.shape[0]!;
 }
 
 /** onnxruntime messages that blame the request's data rather than the model. */

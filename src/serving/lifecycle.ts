@@ -4,7 +4,6 @@ import type { VersionRecord } from '../registry/records.js';
 import type { Registry } from '../registry/registry.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import type { UnpackedArchives } from '../storage/unpacked-archives.js';
-import type { UsageTracker } from '../telemetry/usage.js';
 import type { Catalog } from './catalog.js';
 import type { ModelManager } from './model-manager.js';
 
@@ -15,6 +14,12 @@ export interface DeleteResult {
   readonly removedAliases: readonly string[];
   /** False when another version still uses the same bytes. */
   readonly artifactRemoved: boolean;
+}
+
+/** Keeps per-version and per-model data outside the version rows: usage, checks, results. */
+export interface VersionDataOwner {
+  forgetVersion(model: string, version: number): Promise<void>;
+  forgetModel(model: string): void;
 }
 
 /**
@@ -28,7 +33,7 @@ export class LifecycleService {
   readonly #manager: ModelManager;
   readonly #store: ArtifactStore;
   readonly #unpacked: UnpackedArchives;
-  readonly #usage: UsageTracker;
+  readonly #versionData: VersionDataOwner;
   readonly #logger: Logger;
 
   constructor(options: {
@@ -37,7 +42,7 @@ export class LifecycleService {
     manager: ModelManager;
     store: ArtifactStore;
     unpacked: UnpackedArchives;
-    usage: UsageTracker;
+    versionData: VersionDataOwner;
     logger: Logger;
   }) {
     this.#registry = options.registry;
@@ -45,7 +50,7 @@ export class LifecycleService {
     this.#manager = options.manager;
     this.#store = options.store;
     this.#unpacked = options.unpacked;
-    this.#usage = options.usage;
+    this.#versionData = options.versionData;
     this.#logger = options.logger;
   }
 
@@ -98,7 +103,7 @@ export class LifecycleService {
     await this.#registry.models.deleteVersion(record.model, record.version);
     await this.#catalog.refreshModel(record.model);
     await this.#manager.forget(record.model, record.version, 'version deleted');
-    await this.#usage.forget(record.model, record.version);
+    await this.#versionData.forgetVersion(record.model, record.version);
 
     const artifactRemoved = (await this.#registry.models.countBySha(record.sha256)) === 0;
     if (artifactRemoved) {
@@ -141,6 +146,7 @@ export class LifecycleService {
     for (const record of versions) results.push(await this.deleteVersion(record, options));
     await this.#registry.models.deleteModel(model);
     await this.#catalog.refreshModel(model);
+    this.#versionData.forgetModel(model);
     this.#logger.info({ model, actor: options.actor }, 'model deleted');
     return results;
   }

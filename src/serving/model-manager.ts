@@ -182,6 +182,17 @@ export class ModelManager extends EventEmitter {
     }
   }
 
+  /**
+   * Holds a loaded version for work that is not a client request, such as golden probes. It
+   * never loads, skips a draining version, and leaves the last use as it was, so the work
+   * keeps no version from eviction or idle unload once it ends.
+   */
+  leaseIfReady(record: VersionRecord): Lease | undefined {
+    const managed = this.#versions.get(versionKey(record.model, record.version));
+    if (managed?.state !== 'ready' || managed.draining) return undefined;
+    return this.#lease(managed, false);
+  }
+
   /** Loads a version unless it is loaded or loading; an explicit load also skips the back-off. */
   load(record: VersionRecord, options: { explicit?: boolean } = {}): Promise<void> {
     const managed = this.track(record);
@@ -277,9 +288,9 @@ export class ModelManager extends EventEmitter {
     }
   }
 
-  #lease(managed: ManagedVersion): Lease {
+  #lease(managed: ManagedVersion, touch = true): Lease {
     managed.inFlight += 1;
-    managed.lastUsedAt = Date.now();
+    if (touch) managed.lastUsedAt = Date.now();
     let released = false;
     return {
       record: managed.record,
@@ -310,6 +321,7 @@ export class ModelManager extends EventEmitter {
         'MODEL_NOT_READY',
         `model "${managed.model}" version ${managed.version} is still ${managed.state} after ` +
           `${this.#settings.loadWaitMs} ms; retry later`,
+        { cause: error },
       );
     }
   }

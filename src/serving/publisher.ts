@@ -26,6 +26,22 @@ export interface PublishRequest {
   readonly description: string;
   readonly alias: string | undefined;
   readonly actor: string;
+  /** Output expectations and golden probes to attach to the version, as parsed JSON. */
+  readonly checks?: UploadChecks;
+}
+
+export interface UploadChecks {
+  readonly expectations?: unknown;
+  readonly probes?: unknown;
+}
+
+/** Validates the checks sent with an upload and stores them with the version. */
+export interface UploadCheckHandler {
+  /**
+   * Checks the documents against the signature, throwing a 400 that names the field when one
+   * does not fit, and returns the step that stores them for the registered version.
+   */
+  prepare(signature: Signature, checks: UploadChecks): (record: VersionRecord) => Promise<void>;
 }
 
 /** An upload that a runtime has loaded: its format, signature and, for an archive, its folder. */
@@ -56,6 +72,7 @@ export class Publisher {
   readonly #aliases: AliasService;
   readonly #lifecycle: LifecycleService;
   readonly #manager: ModelManager;
+  readonly #checks: UploadCheckHandler;
   readonly #maxUploadBytes: number;
   readonly #inspectTimeoutMs: number;
   readonly #logger: Logger;
@@ -69,6 +86,7 @@ export class Publisher {
     aliases: AliasService;
     lifecycle: LifecycleService;
     manager: ModelManager;
+    checks: UploadCheckHandler;
     maxUploadBytes: number;
     inspectTimeoutMs: number;
     logger: Logger;
@@ -81,6 +99,7 @@ export class Publisher {
     this.#aliases = options.aliases;
     this.#lifecycle = options.lifecycle;
     this.#manager = options.manager;
+    this.#checks = options.checks;
     this.#maxUploadBytes = options.maxUploadBytes;
     this.#inspectTimeoutMs = options.inspectTimeoutMs;
     this.#logger = options.logger;
@@ -102,16 +121,19 @@ export class Publisher {
         .versions(request.model)
         .find((v) => v.sha256 === staged.sha256);
       if (existing) {
+        const attachChecks = this.#checks.prepare(existing.signature, request.checks ?? {});
         // Committing again replaces a stored copy that went missing or was corrupted.
         await this.#store.commit(staged);
         committed = true;
         this.#manager.allowRetry(existing);
+        await attachChecks(existing);
         await this.#setAlias(request, existing.version);
         return { record: existing, created: false };
       }
       const validated = await this.#validate(staged, request.sourceName);
       const { format, signature } = validated;
       folder = validated.folder;
+      const attachChecks = this.#checks.prepare(signature, request.checks ?? {});
       await this.#store.commit(staged);
       committed = true;
       if (folder) {
@@ -120,9 +142,11 @@ export class Publisher {
       }
       const { record, created } = await this.#register(request, staged, format, signature);
       try {
+        // Checks come first: moving a hot alias loads the version, and the load runs its probes.
+        await attachChecks(record);
         await this.#setAlias(request, record.version);
       } catch (error) {
-        // The upload and its alias change succeed together or not at all.
+        // The upload, its checks and its alias change succeed together or not at all.
         if (created) await this.#rollback(record, request.actor);
         throw error;
       }

@@ -1,56 +1,70 @@
 import type { Logger } from 'pino';
-import type { UsageDelta, UsageRepository } from '../registry/usage.js';
-import { bucketOf, percentile } from './histogram.js';
+import type { UsageDelta, UsageRepository, ViolationSample } from '../registry/usage.js';
+import {
+  addRequest,
+  emptyFigures,
+  type FailureCause,
+  type Figures,
+  mergeFigures,
+  type RequestSummary,
+  STAGES,
+  type Stage,
+} from './figures.js';
+import { bucketOf } from './histogram.js';
+import { latencyPercentiles, roundMs, SlidingWindow } from './window.js';
 
-/**
- * Outcome of a request. A `client_error` was rejected before the model ran (an invalid tensor).
- * A `model_error` failed in or around the model (load failure, runtime error).
- */
-export type Outcome = 'success' | 'client_error' | 'model_error';
+export type { FailureCause, Outcome, RequestSummary } from './figures.js';
 
 /** Usage figures of one version, as the API reports them. */
 export interface UsageSnapshot {
   readonly requests: number;
   readonly successes: number;
-  readonly errors: number;
-  readonly clientErrors: number;
+  readonly failures: Readonly<Record<FailureCause, number>>;
+  /** Requests that reached this version and have not finished. */
+  readonly inFlight: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly inferenceCount: number;
+  readonly executionCount: number;
+  /** Successful responses with at least one output violation. */
+  readonly invalidResponses: number;
+  /** Responses by kind of output violation. */
+  readonly violations: Readonly<Record<string, number>>;
   readonly firstUsedAt: string | null;
   readonly lastUsedAt: string | null;
-  readonly latencyMs: {
-    readonly mean: number | null;
-    readonly p50: number | null;
-    readonly p95: number | null;
-    readonly p99: number | null;
-  };
-  /** Share of model errors among the most recent requests that reached the model. */
-  readonly recentErrorRate: number;
-  readonly recentSamples: number;
+  /** Latency of successful requests since the first request. */
+  readonly latencyMs: LatencySummary & { readonly mean: number | null };
+  readonly latencySumMs: number;
+  readonly window: WindowSnapshot;
+  readonly stages: Readonly<Record<Stage, { readonly count: number; readonly ns: number }>>;
+  /** All-time latency histogram of successful requests, by bucket index. */
+  readonly buckets: ReadonlyMap<number, number>;
 }
 
-interface Figures {
-  requests: number;
-  errors: number;
-  clientErrors: number;
-  latencySumMs: number;
-  latencyCount: number;
-  firstUsedAt: string | null;
-  lastUsedAt: string | null;
-  buckets: Map<number, number>;
+export interface LatencySummary {
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
 }
 
-const RECENT_WINDOW = 20;
+/** Requests of the sliding window; rates are null when their denominator is 0. */
+export interface WindowSnapshot {
+  readonly seconds: number;
+  readonly requests: number;
+  readonly successes: number;
+  readonly failures: Readonly<Record<FailureCause, number>>;
+  readonly invalidResponses: number;
+  /** Model errors, timeouts and unavailable among the requests that were not bad requests. */
+  readonly errorRate: number | null;
+  /** Invalid responses among successful requests. */
+  readonly invalidOutputRate: number | null;
+  readonly latencyMs: LatencySummary;
+}
 
-function emptyFigures(): Figures {
-  return {
-    requests: 0,
-    errors: 0,
-    clientErrors: 0,
-    latencySumMs: 0,
-    latencyCount: 0,
-    firstUsedAt: null,
-    lastUsedAt: null,
-    buckets: new Map(),
-  };
+export interface UsageSettings {
+  readonly windowMs: number;
+  /** Violation samples kept per version; 0 keeps none. */
+  readonly samplesPerVersion: number;
 }
 
 interface Entry {
@@ -60,96 +74,151 @@ interface Entry {
   readonly total: Figures;
   /** Recorded since the last successful flush. */
   pending: Figures;
-  /** Outcomes of the latest requests that reached the model: true for a model error. */
-  readonly recent: boolean[];
+  readonly window: SlidingWindow;
+  inFlight: number;
+  /** Samples this version may take now; refills at one per SAMPLE_INTERVAL_MS. */
+  sampleTokens: number;
+  sampleTokensAt: number;
 }
+
+/** Samples waiting for the next flush, across all versions. */
+const MAX_PENDING_SAMPLES = 1000;
+
+/**
+ * Sampling rate of a version once its burst is spent: one sample per this many milliseconds.
+ * The burst is as large as the number of samples kept.
+ */
+const SAMPLE_INTERVAL_MS = 1000;
 
 /**
  * Per-version usage counted in memory on the request path and added to the registry on an
- * interval and at shutdown, so a request never waits on the database.
+ * interval and at shutdown, so a request never waits on the database. The sliding window and
+ * the requests in flight live in memory only.
  */
 export class UsageTracker {
   readonly #repository: UsageRepository;
+  readonly #settings: UsageSettings;
   readonly #logger: Logger;
   readonly #entries = new Map<string, Entry>();
+  #pendingSamples: ViolationSample[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
-  constructor(repository: UsageRepository, logger: Logger) {
+  constructor(repository: UsageRepository, settings: UsageSettings, logger: Logger) {
     this.#repository = repository;
+    this.#settings = settings;
     this.#logger = logger;
+  }
+
+  get windowMs(): number {
+    return this.#settings.windowMs;
   }
 
   /** Loads the stored totals; call once before recording. */
   async load(): Promise<void> {
     for (const stored of await this.#repository.loadAll()) {
-      const entry = this.#entry(stored.model, stored.version);
-      Object.assign(entry.total, {
-        requests: stored.requests,
-        errors: stored.errors,
-        clientErrors: stored.clientErrors,
-        latencySumMs: stored.latencySumMs,
-        latencyCount: [...stored.buckets.values()].reduce((sum, count) => sum + count, 0),
-        firstUsedAt: stored.firstUsedAt,
-        lastUsedAt: stored.lastUsedAt,
-        buckets: new Map(stored.buckets),
-      });
+      mergeFigures(this.#entry(stored.model, stored.version).total, stored);
     }
   }
 
-  record(model: string, version: number, outcome: Outcome, latencyMs: number): void {
+  /** Counts a request that reached a version; `finish` must follow exactly once. */
+  begin(model: string, version: number): void {
+    this.#entry(model, version).inFlight += 1;
+  }
+
+  finish(model: string, version: number, summary: RequestSummary): void {
     const entry = this.#entry(model, version);
-    const now = new Date().toISOString();
-    for (const figures of [entry.total, entry.pending]) {
-      figures.requests += 1;
-      if (outcome === 'model_error') figures.errors += 1;
-      if (outcome === 'client_error') figures.clientErrors += 1;
-      figures.firstUsedAt ??= now;
-      figures.lastUsedAt = now;
-      if (outcome !== 'client_error') {
-        figures.latencySumMs += latencyMs;
-        figures.latencyCount += 1;
-        const bucket = bucketOf(latencyMs);
-        figures.buckets.set(bucket, (figures.buckets.get(bucket) ?? 0) + 1);
-      }
-    }
-    if (outcome !== 'client_error') {
-      entry.recent.push(outcome === 'model_error');
-      if (entry.recent.length > RECENT_WINDOW) entry.recent.shift();
-    }
+    entry.inFlight = Math.max(0, entry.inFlight - 1);
+    const at = new Date().toISOString();
+    const bucket = bucketOf(summary.latencyMs);
+    addRequest(entry.total, summary, bucket, at);
+    addRequest(entry.pending, summary, bucket, at);
+    entry.window.add(summary.outcome, bucket, summary.violations.length > 0);
+  }
+
+  /**
+   * Keeps a sample of a response that broke an output check. `build` runs only when the
+   * sample is kept: a version may take as many samples at once as it keeps, then one per
+   * second, so a model that fails every response does not rebuild samples on every request.
+   */
+  sample(
+    model: string,
+    version: number,
+    build: () => Omit<ViolationSample, 'model' | 'version' | 'recordedAt'>,
+  ): void {
+    if (this.#settings.samplesPerVersion <= 0) return;
+    const entry = this.#entry(model, version);
+    const now = Date.now();
+    const refill = (now - entry.sampleTokensAt) / SAMPLE_INTERVAL_MS;
+    entry.sampleTokens = Math.min(this.#settings.samplesPerVersion, entry.sampleTokens + refill);
+    entry.sampleTokensAt = now;
+    if (entry.sampleTokens < 1) return;
+    entry.sampleTokens -= 1;
+    this.#pendingSamples.push({
+      ...build(),
+      model,
+      version,
+      recordedAt: new Date(now).toISOString(),
+    });
+    // Bounds memory while flushes fail; the oldest samples would be trimmed first anyway.
+    if (this.#pendingSamples.length > MAX_PENDING_SAMPLES) this.#pendingSamples.shift();
+  }
+
+  /** Returns the kept samples of a version, newest first, after writing pending ones. */
+  async samples(model: string, version: number): Promise<ViolationSample[]> {
+    await this.flush();
+    return this.#repository.samples(model, version);
   }
 
   snapshot(model: string, version: number): UsageSnapshot {
     const entry = this.#entries.get(key(model, version));
     const total = entry?.total ?? emptyFigures();
-    const recent = entry?.recent ?? [];
-    const recentErrors = recent.filter(Boolean).length;
+    const failures = {
+      bad_request: total.badRequests,
+      model_error: total.modelErrors,
+      timeout: total.timeouts,
+      unavailable: total.unavailable,
+    };
+    const failed = total.badRequests + total.modelErrors + total.timeouts + total.unavailable;
+    const stages = Object.fromEntries(
+      STAGES.map((stage) => [stage, total.stages.get(stage) ?? { count: 0, ns: 0 }]),
+    ) as Record<Stage, { count: number; ns: number }>;
     return {
       requests: total.requests,
-      successes: total.requests - total.errors - total.clientErrors,
-      errors: total.errors,
-      clientErrors: total.clientErrors,
+      successes: total.requests - failed,
+      failures,
+      inFlight: entry?.inFlight ?? 0,
+      bytesIn: total.bytesIn,
+      bytesOut: total.bytesOut,
+      inferenceCount: total.inferenceCount,
+      executionCount: total.executionCount,
+      invalidResponses: total.invalidResponses,
+      violations: Object.fromEntries(total.violations),
       firstUsedAt: total.firstUsedAt,
       lastUsedAt: total.lastUsedAt,
       latencyMs: {
-        mean: total.latencyCount > 0 ? round(total.latencySumMs / total.latencyCount) : null,
-        p50: roundOrNull(percentile(total.buckets, 50)),
-        p95: roundOrNull(percentile(total.buckets, 95)),
-        p99: roundOrNull(percentile(total.buckets, 99)),
+        mean: total.executionCount > 0 ? roundMs(total.latencySumMs / total.executionCount) : null,
+        ...latencyPercentiles(total.buckets),
       },
-      recentErrorRate: recent.length > 0 ? recentErrors / recent.length : 0,
-      recentSamples: recent.length,
+      latencySumMs: total.latencySumMs,
+      window: this.#windowSnapshot(entry),
+      stages,
+      buckets: total.buckets,
     };
   }
 
   /** Drops the figures of a deleted version, stored and pending. */
   async forget(model: string, version: number): Promise<void> {
     this.#entries.delete(key(model, version));
+    this.#pendingSamples = this.#pendingSamples.filter(
+      (sample) => sample.model !== model || sample.version !== version,
+    );
     await this.#repository.deleteVersion(model, version);
   }
 
   start(intervalMs: number): void {
     this.#timer = setInterval(() => {
+      // A failed flush is logged in #flush and retried on the next tick.
       this.flush().catch(() => undefined);
     }, intervalMs);
     this.#timer.unref();
@@ -169,6 +238,32 @@ export class UsageTracker {
     return this.#flushing;
   }
 
+  #windowSnapshot(entry: Entry | undefined): WindowSnapshot {
+    const seconds = this.#settings.windowMs / 1000;
+    const figures = entry?.window.figures();
+    const failures = figures?.failures ?? {
+      bad_request: 0,
+      model_error: 0,
+      timeout: 0,
+      unavailable: 0,
+    };
+    const requests = figures?.requests ?? 0;
+    const successes = figures?.successes ?? 0;
+    const invalidResponses = figures?.invalidResponses ?? 0;
+    const served = requests - failures.bad_request;
+    const errors = failures.model_error + failures.timeout + failures.unavailable;
+    return {
+      seconds,
+      requests,
+      successes,
+      failures,
+      invalidResponses,
+      errorRate: served > 0 ? errors / served : null,
+      invalidOutputRate: successes > 0 ? invalidResponses / successes : null,
+      latencyMs: latencyPercentiles(figures?.buckets ?? new Map()),
+    };
+  }
+
   async #flush(): Promise<void> {
     const batch: Array<{ entry: Entry; pending: Figures }> = [];
     for (const entry of this.#entries.values()) {
@@ -176,22 +271,19 @@ export class UsageTracker {
       batch.push({ entry, pending: entry.pending });
       entry.pending = emptyFigures();
     }
-    if (batch.length === 0) return;
+    const samples = this.#pendingSamples;
+    this.#pendingSamples = [];
+    if (batch.length === 0 && samples.length === 0) return;
     const deltas: UsageDelta[] = batch.map(({ entry, pending }) => ({
+      ...pending,
       model: entry.model,
       version: entry.version,
-      requests: pending.requests,
-      errors: pending.errors,
-      clientErrors: pending.clientErrors,
-      latencySumMs: pending.latencySumMs,
-      firstUsedAt: pending.firstUsedAt,
-      lastUsedAt: pending.lastUsedAt,
-      buckets: pending.buckets,
     }));
     try {
-      await this.#repository.addDeltas(deltas);
+      await this.#repository.addDeltas(deltas, samples, this.#settings.samplesPerVersion);
     } catch (error) {
-      for (const { entry, pending } of batch) mergeInto(entry.pending, pending);
+      for (const { entry, pending } of batch) mergeFigures(entry.pending, pending);
+      this.#pendingSamples = [...samples, ...this.#pendingSamples];
       this.#logger.error({ err: error, versions: batch.length }, 'usage flush failed; will retry');
       throw error;
     }
@@ -201,35 +293,22 @@ export class UsageTracker {
     const id = key(model, version);
     let entry = this.#entries.get(id);
     if (!entry) {
-      entry = { model, version, total: emptyFigures(), pending: emptyFigures(), recent: [] };
+      entry = {
+        model,
+        version,
+        total: emptyFigures(),
+        pending: emptyFigures(),
+        window: new SlidingWindow(this.#settings.windowMs),
+        inFlight: 0,
+        sampleTokens: this.#settings.samplesPerVersion,
+        sampleTokensAt: Date.now(),
+      };
       this.#entries.set(id, entry);
     }
     return entry;
   }
 }
 
-/** Adds `older` pending figures back under ones recorded while a flush was failing. */
-function mergeInto(target: Figures, older: Figures): void {
-  target.requests += older.requests;
-  target.errors += older.errors;
-  target.clientErrors += older.clientErrors;
-  target.latencySumMs += older.latencySumMs;
-  target.latencyCount += older.latencyCount;
-  target.firstUsedAt = older.firstUsedAt ?? target.firstUsedAt;
-  target.lastUsedAt = target.lastUsedAt ?? older.lastUsedAt;
-  for (const [bucket, count] of older.buckets) {
-    target.buckets.set(bucket, (target.buckets.get(bucket) ?? 0) + count);
-  }
-}
-
 function key(model: string, version: number): string {
   return `${model}:${version}`;
-}
-
-function round(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
-
-function roundOrNull(value: number | null): number | null {
-  return value === null ? null : round(value);
 }

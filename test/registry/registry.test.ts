@@ -105,12 +105,21 @@ describe('registry', () => {
       model: 'u',
       version: 1,
       requests: 3,
-      errors: 1,
-      clientErrors: 0,
+      badRequests: 0,
+      modelErrors: 1,
+      timeouts: 1,
+      unavailable: 0,
+      bytesIn: 300,
+      bytesOut: 100,
+      inferenceCount: 4,
+      executionCount: 1,
+      invalidResponses: 1,
       latencySumMs: 30,
       firstUsedAt: '2026-01-01T00:00:00.000Z',
       lastUsedAt: '2026-01-01T00:00:05.000Z',
       buckets: new Map([[40, 3]]),
+      stages: new Map([['success', { count: 1, ns: 2_000_000 }]]),
+      violations: new Map([['nan', 1]]),
     };
     await registry.usage.addDeltas([delta]);
     await registry.usage.addDeltas([
@@ -123,9 +132,33 @@ describe('registry', () => {
     ]);
     const [stored] = await registry.usage.loadAll();
     assert.equal(stored!.requests, 5);
-    assert.equal(stored!.errors, 2);
+    assert.equal(stored!.modelErrors, 2);
+    assert.equal(stored!.timeouts, 2);
+    assert.equal(stored!.bytesIn, 600);
+    assert.equal(stored!.inferenceCount, 8);
+    assert.equal(stored!.invalidResponses, 2);
     assert.equal(stored!.firstUsedAt, '2026-01-01T00:00:00.000Z');
     assert.equal(stored!.lastUsedAt, '2026-01-02T00:00:00.000Z');
     assert.equal(stored!.buckets.get(40), 6);
+    assert.deepEqual(stored!.stages.get('success'), { count: 2, ns: 4_000_000 });
+    assert.equal(stored!.violations.get('nan'), 2);
+  });
+
+  it('keeps only the newest violation samples', async () => {
+    const sample = (index: number) => ({
+      model: 's',
+      version: 1,
+      recordedAt: `2026-01-01T00:00:0${index}.000Z`,
+      violations: [{ kind: 'nan', output: 'y', message: `sample ${index}` }],
+      inputs: [],
+      outputs: [],
+    });
+    await registry.usage.addDeltas([], [sample(1), sample(2)], 3);
+    await registry.usage.addDeltas([], [sample(3), sample(4)], 3);
+    const kept = await registry.usage.samples('s', 1);
+    assert.deepEqual(
+      kept.map((entry) => entry.recordedAt),
+      ['2026-01-01T00:00:04.000Z', '2026-01-01T00:00:03.000Z', '2026-01-01T00:00:02.000Z'],
+    );
   });
 });

@@ -202,7 +202,8 @@ describe('inference edge cases', () => {
     const version = await call(`${server.url}/api/v1/models/gather/versions/1`);
     assert.equal(version.body.usage.errors, 0);
     assert.equal(version.body.usage.client_errors, 7);
-    assert.notEqual(version.body.status, 'failing');
+    assert.equal(version.body.status, 'healthy');
+    assert.equal(version.body.usage.failures.bad_request, 7);
   });
 
   it('rejects ragged nested data', async () => {

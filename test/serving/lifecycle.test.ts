@@ -122,7 +122,9 @@ describe('load deadlines and failures', () => {
     const listing = await call(`${server.url}/api/v1/models/corrupt/versions/1`);
     assert.equal(listing.body.state, 'failed');
     assert.match(listing.body.state_reason, /corrupted/);
-    assert.equal(listing.body.status, 'failing');
+    assert.equal(listing.body.status, 'unhealthy');
+    assert.equal(listing.body.health.reasons[0].kind, 'load_failed');
+    assert.equal(listing.body.usage.failures.unavailable, 2);
     assert.ok(listing.body.load.retry_at);
 
     // An explicit load retries at once; with the file repaired it succeeds.

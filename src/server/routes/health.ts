@@ -3,7 +3,7 @@ import type { Steward } from '../../steward.js';
 import { STEWARD_VERSION } from '../../version.js';
 
 /** Protocol extensions this server implements, as `GET /v2` lists them. */
-const EXTENSIONS = ['binary_tensor_data', 'model_repository'];
+const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
 
 /** Open Inference Protocol server metadata, liveness and readiness. */
 export function healthRoutes(app: FastifyInstance, steward: Steward): void {

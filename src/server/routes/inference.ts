@@ -81,12 +81,11 @@ async function infer(
       { field: 'body' },
     );
   }
-  const { response } = await steward.inference.infer(
-    request.params.name,
-    request.params.version,
-    body,
+  const { response } = await steward.inference.infer(request.params.name, request.params.version, {
+    json: body,
     binary,
-  );
+    bytes: (request.body as Buffer).length,
+  });
   if (response.binary.length === 0) {
     return reply.type('application/json').send(response.json);
   }

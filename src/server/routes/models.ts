@@ -2,7 +2,7 @@ import { pipeline, type Readable, Transform } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { StewardError } from '../../errors.js';
-import type { PublishRequest } from '../../serving/publisher.js';
+import type { PublishRequest, UploadChecks } from '../../serving/publisher.js';
 import { checkModelName } from '../../serving/publisher.js';
 import type { Steward } from '../../steward.js';
 import { actorOf } from '../auth.js';
@@ -20,6 +20,8 @@ interface UploadQuery {
   description?: string;
   alias?: string;
   filename?: string;
+  expectations?: string;
+  probes?: string;
 }
 
 /** Registers the management routes over models and versions: listing, details and upload. */
@@ -90,6 +92,8 @@ const UPLOAD_QUERY_SCHEMA = {
     description: { type: 'string', maxLength: 10_000 },
     alias: { type: 'string' },
     filename: { type: 'string', maxLength: 1024 },
+    expectations: { type: 'string' },
+    probes: { type: 'string' },
   },
 } as const;
 
@@ -109,7 +113,25 @@ function fromRawBody(request: FastifyRequest<{ Querystring: UploadQuery }>): Upl
     sourceName: request.query.filename ?? '',
     description: request.query.description ?? '',
     alias: request.query.alias,
+    checks: parseChecks(request.query.expectations, request.query.probes),
   };
+}
+
+/** Parses the JSON of the `expectations` and `probes` upload fields; their content is checked later. */
+function parseChecks(expectations: string | undefined, probes: string | undefined): UploadChecks {
+  const parse = (field: string, text: string | undefined): unknown => {
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new StewardError(
+        'INVALID_ARGUMENT',
+        `the ${field} field is not valid JSON: ${(error as Error).message}`,
+        { field },
+      );
+    }
+  };
+  return { expectations: parse('expectations', expectations), probes: parse('probes', probes) };
 }
 
 async function fromMultipart(
@@ -169,6 +191,10 @@ async function fromMultipart(
     sourceName: file.filename ?? '',
     description: request.query.description ?? field('description') ?? '',
     alias: request.query.alias ?? field('alias'),
+    checks: parseChecks(
+      request.query.expectations ?? field('expectations'),
+      request.query.probes ?? field('probes'),
+    ),
   };
 }
 
