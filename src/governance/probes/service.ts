@@ -37,10 +37,13 @@ export class ProbeService {
     // The transition fires inside the load, so the probes start once the load has finished.
     // An explicit run that loaded the version has started by then and covers the load.
     setImmediate(() => {
-      if (this.#running.has(key(managed.model, managed.version))) return;
+      const id = key(managed.model, managed.version);
+      if (this.#running.has(id) || this.#explicit.has(id)) return;
       this.#runInBackground(managed.record, 'load');
     });
   };
+  /** Versions that an explicit run is loading: that run covers the load, so none starts for it. */
+  readonly #explicit = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -141,8 +144,14 @@ export class ProbeService {
         { field: 'probes' },
       );
     }
-    await this.#manager.load(record, { explicit: true });
-    return this.run(record, 'request');
+    const id = key(record.model, record.version);
+    this.#explicit.add(id);
+    try {
+      await this.#manager.load(record, { explicit: true });
+      return await this.run(record, 'request');
+    } finally {
+      this.#explicit.delete(id);
+    }
   }
 
   /**
