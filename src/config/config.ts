@@ -53,6 +53,10 @@ export interface Config {
   readonly drainTimeoutMs: number;
   /** Folder with a manifest.json of example models to register when the registry is empty. */
   readonly seedExamplesDir: string | undefined;
+  /** Days without traffic after which a version older than production is reported outdated. */
+  readonly reportOutdatedDays: number;
+  /** Days without traffic after which a version is reported unused. */
+  readonly reportIdleDays: number;
 }
 
 /** One configurable setting: its flag, environment variable, default and parser. */
@@ -344,6 +348,22 @@ export const SETTINGS = [
     help: 'register the example models in this folder when the registry is empty',
     parse: (text) => (text === '' ? undefined : path.resolve(text)),
     fallback: () => undefined,
+  }),
+  define({
+    key: 'reportOutdatedDays',
+    flag: '--report-outdated-days <days>',
+    env: 'STEWARD_REPORT_OUTDATED_DAYS',
+    help: 'days without traffic after which a version older than production is reported outdated',
+    parse: integer('outdated days', 0, 36_500),
+    fallback: () => 7,
+  }),
+  define({
+    key: 'reportIdleDays',
+    flag: '--report-idle-days <days>',
+    env: 'STEWARD_REPORT_IDLE_DAYS',
+    help: 'days without traffic after which a version is reported unused',
+    parse: integer('idle days', 0, 36_500),
+    fallback: () => 30,
   }),
 ] as const;
 

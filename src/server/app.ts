@@ -11,6 +11,7 @@ import { inferenceRoutes } from './routes/inference.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
+import { reportRoutes } from './routes/report.js';
 import { repositoryRoutes } from './routes/repository.js';
 import { statisticsRoutes } from './routes/statistics.js';
 
@@ -57,6 +58,7 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   aliasRoutes(app, steward);
   lifecycleRoutes(app, steward);
   repositoryRoutes(app, steward);
+  reportRoutes(app, steward);
   checkRoutes(app, steward);
   statisticsRoutes(app, steward);
   metricsRoutes(app, steward);
