@@ -2,7 +2,7 @@ import type { VersionState } from '../registry/schema.js';
 import type { Health, HealthReasonKind } from './health.js';
 import type { ProbeRunSummary } from './probes/results.js';
 
-/** Why a version shows up in the fleet report. */
+/** Category of a fleet report finding. */
 export type FindingKind =
   | 'outdated'
   | 'redundant'
@@ -19,7 +19,7 @@ export interface Finding {
   readonly action: string;
 }
 
-/** What the report rules need to know about one version. */
+/** Facts about one version that the report rules read. */
 export interface VersionFacts {
   readonly model: string;
   readonly version: number;
@@ -170,7 +170,7 @@ function redundantFindings(versions: readonly VersionFacts[]): Map<string, Findi
   return found;
 }
 
-/** The probe requests and their exact outputs, when every probe of the latest run answered. */
+/** The probe requests and their exact outputs, when every probe of the latest run returned outputs. */
 function probeSignature(facts: VersionFacts): string | undefined {
   const results = facts.probes?.results;
   if (!results || results.length === 0) return undefined;
