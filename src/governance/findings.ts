@@ -53,7 +53,7 @@ const FAILING_KINDS: ReadonlySet<HealthReasonKind> = new Set([
 /**
  * Applies the report rules to every version that is not archived. A version can have several
  * findings; `unused` is left out for a version that is already `outdated`, since retiring it
- * answers both.
+ * settles both.
  */
 export function findFindings(
   versions: readonly VersionFacts[],
