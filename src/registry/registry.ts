@@ -1,4 +1,5 @@
 import { AliasRepository } from './aliases.js';
+import { AuditRepository } from './audit.js';
 import { migrateToLatest, openSqlite, type RegistryDatabase } from './database.js';
 import { ModelRepository } from './models.js';
 import { UsageRepository } from './usage.js';
@@ -9,12 +10,14 @@ export class Registry {
   readonly models: ModelRepository;
   readonly aliases: AliasRepository;
   readonly usage: UsageRepository;
+  readonly audit: AuditRepository;
 
   constructor(database: RegistryDatabase) {
     this.database = database;
     this.models = new ModelRepository(database.db);
     this.aliases = new AliasRepository(database.db);
     this.usage = new UsageRepository(database.db);
+    this.audit = new AuditRepository(database.db);
   }
 
   /** Opens the SQLite registry in `dataDir` and applies pending migrations. */
