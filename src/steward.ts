@@ -1,6 +1,7 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
+import { AuditLog } from './governance/audit-log.js';
 import { Registry } from './registry/registry.js';
 import { AliasService } from './serving/aliases.js';
 import { Catalog } from './serving/catalog.js';
@@ -8,7 +9,7 @@ import { InferenceService } from './serving/inference.js';
 import { LifecycleService } from './serving/lifecycle.js';
 import type { ManagedVersion, Transition } from './serving/managed-version.js';
 import { ModelFiles } from './serving/model-files.js';
-import { ModelManager } from './serving/model-manager.js';
+import { type LoadActivity, ModelManager } from './serving/model-manager.js';
 import { Publisher } from './serving/publisher.js';
 import { WorkerPool } from './serving/worker-pool.js';
 import { LocalArtifactStore } from './storage/local-store.js';
@@ -34,6 +35,7 @@ export class Steward {
   readonly publisher: Publisher;
   readonly inference: InferenceService;
   readonly lifecycle: LifecycleService;
+  readonly audit: AuditLog;
   readonly startedAt = new Date();
   #closed = false;
 
@@ -49,6 +51,7 @@ export class Steward {
     this.registry = registry;
     this.store = store;
     this.unpacked = unpacked;
+    this.audit = new AuditLog(registry.audit, logger.child({ component: 'audit' }));
     this.pool = new WorkerPool(config.workers, logger.child({ component: 'workers' }));
     this.catalog = new Catalog(registry);
     this.manager = new ModelManager(
@@ -58,13 +61,14 @@ export class Steward {
       logger.child({ component: 'models' }),
     );
     this.usage = new UsageTracker(registry.usage, logger.child({ component: 'usage' }));
-    this.aliases = new AliasService(
+    this.aliases = new AliasService({
       registry,
-      this.catalog,
-      this.manager,
-      config.preloadAliases,
-      logger.child({ component: 'aliases' }),
-    );
+      catalog: this.catalog,
+      manager: this.manager,
+      preloadAliases: config.preloadAliases,
+      audit: this.audit,
+      logger: logger.child({ component: 'aliases' }),
+    });
     this.lifecycle = new LifecycleService({
       registry,
       catalog: this.catalog,
@@ -72,6 +76,7 @@ export class Steward {
       store,
       unpacked,
       usage: this.usage,
+      audit: this.audit,
       logger: logger.child({ component: 'lifecycle' }),
     });
     this.publisher = new Publisher({
@@ -85,9 +90,11 @@ export class Steward {
       manager: this.manager,
       maxUploadBytes: config.maxUploadBytes,
       inspectTimeoutMs: config.loadTimeoutMs,
+      audit: this.audit,
       logger: logger.child({ component: 'registry' }),
     });
     this.inference = new InferenceService(this.catalog, this.manager, this.usage, logger);
+    this.manager.on('activity', (activity: LoadActivity) => this.audit.record(activity));
     this.manager.on('transition', (managed: ManagedVersion, transition: Transition) => {
       this.#persistLoadOutcome(managed, transition).catch((error: unknown) => {
         logger.error(
@@ -136,6 +143,7 @@ export class Steward {
     for (const record of steward.catalog.allVersions()) steward.manager.track(record);
     await steward.usage.load();
     steward.usage.start(config.usageFlushMs);
+    steward.audit.start();
     steward.manager.startIdleSweeper();
     return steward;
   }
@@ -161,6 +169,8 @@ export class Steward {
       this.logger.error({ err: error }, 'final usage flush failed');
     }
     await this.manager.close();
+    // After the manager, so the unloads at shutdown are in the log too.
+    await this.audit.stop();
     await this.pool.close(Math.max(0, deadline - Date.now()));
     await this.registry.close();
   }

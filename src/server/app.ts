@@ -5,6 +5,7 @@ import type { Steward } from '../steward.js';
 import { installAdminAuth } from './auth.js';
 import { installErrorHandling, sendError } from './errors.js';
 import { aliasRoutes } from './routes/aliases.js';
+import { auditRoutes } from './routes/audit.js';
 import { healthRoutes } from './routes/health.js';
 import { inferenceRoutes } from './routes/inference.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
@@ -54,6 +55,7 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   aliasRoutes(app, steward);
   lifecycleRoutes(app, steward);
   repositoryRoutes(app, steward);
+  auditRoutes(app, steward);
   await app.register(async (scope) => inferenceRoutes(scope, steward));
   await app.register(async (scope) => modelRoutes(scope, steward));
   return app;
