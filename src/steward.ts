@@ -2,8 +2,11 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
 import { AuditLog } from './governance/audit-log.js';
+import { GarbageCollector } from './governance/gc.js';
+import { EMPTY_POLICY, type RetirementPolicy, readPolicyFile } from './governance/policy.js';
 import { Registry } from './registry/registry.js';
 import { AliasService } from './serving/aliases.js';
+import { ArchiveService } from './serving/archiving.js';
 import { Catalog } from './serving/catalog.js';
 import { InferenceService } from './serving/inference.js';
 import { LifecycleService } from './serving/lifecycle.js';
@@ -36,6 +39,8 @@ export class Steward {
   readonly inference: InferenceService;
   readonly lifecycle: LifecycleService;
   readonly audit: AuditLog;
+  readonly archive: ArchiveService;
+  readonly gc: GarbageCollector;
   readonly startedAt = new Date();
   #closed = false;
 
@@ -45,6 +50,7 @@ export class Steward {
     registry: Registry,
     store: LocalArtifactStore,
     unpacked: UnpackedArchives,
+    policy: RetirementPolicy,
   ) {
     this.config = config;
     this.logger = logger;
@@ -78,6 +84,23 @@ export class Steward {
       usage: this.usage,
       audit: this.audit,
       logger: logger.child({ component: 'lifecycle' }),
+    });
+    this.archive = new ArchiveService({
+      registry,
+      catalog: this.catalog,
+      manager: this.manager,
+      audit: this.audit,
+      logger: logger.child({ component: 'lifecycle' }),
+    });
+    this.gc = new GarbageCollector({
+      policy,
+      catalog: this.catalog,
+      manager: this.manager,
+      usage: this.usage,
+      archive: this.archive,
+      lifecycle: this.lifecycle,
+      audit: this.audit,
+      logger: logger.child({ component: 'gc' }),
     });
     this.publisher = new Publisher({
       registry,
@@ -130,6 +153,8 @@ export class Steward {
   }
 
   static async open(config: Config, logger: Logger = createLogger(config)): Promise<Steward> {
+    // Read before anything opens, so an invalid policy file stops the start with its reason.
+    const policy = config.policyFile ? readPolicyFile(config.policyFile) : EMPTY_POLICY;
     const registry = await Registry.openSqlite(config.dataDir);
     const store = new LocalArtifactStore(path.join(config.dataDir, 'artifacts'));
     await store.init();
@@ -138,7 +163,7 @@ export class Steward {
       maxBytes: config.maxUnpackedBytes,
     });
     await unpacked.init();
-    const steward = new Steward(config, logger, registry, store, unpacked);
+    const steward = new Steward(config, logger, registry, store, unpacked, policy);
     await steward.catalog.refreshAll();
     for (const record of steward.catalog.allVersions()) steward.manager.track(record);
     await steward.usage.load();

@@ -39,6 +39,8 @@ export interface Config {
   readonly drainTimeoutMs: number;
   /** Folder with a manifest.json of example models to register when the registry is empty. */
   readonly seedExamplesDir: string | undefined;
+  /** JSON file of retirement rules that gc applies; undefined leaves gc without rules. */
+  readonly policyFile: string | undefined;
 }
 
 /** One configurable setting: its flag, environment variable, default and parser. */
@@ -258,6 +260,14 @@ export const SETTINGS = [
     flag: '--seed-examples <dir>',
     env: 'STEWARD_SEED_EXAMPLES',
     help: 'register the example models in this folder when the registry is empty',
+    parse: (text) => (text === '' ? undefined : path.resolve(text)),
+    fallback: () => undefined,
+  }),
+  define({
+    key: 'policyFile',
+    flag: '--policy <file>',
+    env: 'STEWARD_POLICY',
+    help: 'JSON file of retirement rules that steward gc applies (see docs/retirement.md)',
     parse: (text) => (text === '' ? undefined : path.resolve(text)),
     fallback: () => undefined,
   }),

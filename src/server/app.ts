@@ -6,6 +6,7 @@ import { installAdminAuth } from './auth.js';
 import { installErrorHandling, sendError } from './errors.js';
 import { aliasRoutes } from './routes/aliases.js';
 import { auditRoutes } from './routes/audit.js';
+import { governanceRoutes } from './routes/governance.js';
 import { healthRoutes } from './routes/health.js';
 import { inferenceRoutes } from './routes/inference.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
@@ -55,6 +56,7 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   aliasRoutes(app, steward);
   lifecycleRoutes(app, steward);
   repositoryRoutes(app, steward);
+  governanceRoutes(app, steward);
   auditRoutes(app, steward);
   await app.register(async (scope) => inferenceRoutes(scope, steward));
   await app.register(async (scope) => modelRoutes(scope, steward));

@@ -173,7 +173,8 @@ export class ModelManager extends EventEmitter {
         case 'archived':
           throw new StewardError(
             'MODEL_NOT_READY',
-            `model "${managed.model}" version ${managed.version} is archived and does not serve requests`,
+            `model "${managed.model}" version ${managed.version} is archived and does not serve requests; ` +
+              `restore it to serve it again (steward restore ${managed.model} ${managed.version})`,
           );
         case 'failed':
           if (Date.now() < managed.retryAt) {
@@ -264,18 +265,61 @@ export class ModelManager extends EventEmitter {
     this.track(record).retryAt = 0;
   }
 
-  /** Adds or removes a pin; `reason` is `user` for explicit pins, `preload` for hot aliases. */
+  /**
+   * Adds or removes a pin; `reason` is `user` for explicit pins, `preload` for hot aliases.
+   * An archived version cannot be pinned.
+   */
   setPinned(record: VersionRecord, pinned: boolean, reason = 'user'): void {
-    const pins = this.track(record).pins;
-    if (pinned) pins.add(reason);
-    else pins.delete(reason);
+    const managed = this.track(record);
+    if (pinned && managed.state === 'archived') {
+      throw new StewardError(
+        'CONFLICT',
+        `model "${managed.model}" version ${managed.version} is archived; restore it before pinning it`,
+        { field: 'version' },
+      );
+    }
+    if (pinned) managed.pins.add(reason);
+    else managed.pins.delete(reason);
   }
 
-  /** Marks a version archived or back to registered; an archived version must be unloaded first. */
-  setArchived(record: VersionRecord, archived: boolean, reason: string): void {
+  /**
+   * Moves a version to `archived` once no load or unload of it is running. From then on it takes
+   * no new request, load or pin; requests already running keep their copy until
+   * `releaseArchived`. Rejects a pinned version with CONFLICT.
+   */
+  async markArchived(record: VersionRecord, reason: string): Promise<void> {
     const managed = this.track(record);
-    if (archived) this.#transition(managed, 'archived', reason);
-    else if (managed.state === 'archived') this.#transition(managed, 'registered', reason);
+    while (managed.loading || managed.unloading) {
+      await (managed.loading ?? managed.unloading)?.catch(() => undefined);
+    }
+    // No await from this check to the transition, so no pin or load can slip in between.
+    if (managed.pinned) {
+      throw new StewardError(
+        'CONFLICT',
+        `model "${managed.model}" version ${managed.version} is pinned (${[...managed.pins].join(', ')}); ` +
+          'unpin it before archiving it',
+        { field: 'version' },
+      );
+    }
+    this.#transition(managed, 'archived', reason);
+  }
+
+  /** Frees the copies of an archived version once its requests in flight finish. */
+  async releaseArchived(model: string, version: number, cause: Cause): Promise<void> {
+    const managed = this.get(model, version);
+    if (managed?.state !== 'archived') return;
+    await managed.drained();
+    if (managed.instances.length === 0) return;
+    const memoryBytes = managed.memoryBytes;
+    await this.#dropInstances(managed);
+    this.#report('unload', managed, cause, { memory_bytes: memoryBytes });
+    this.#logger.info({ model, version, reason: cause.reason }, 'model unloaded');
+  }
+
+  /** Moves an archived version back to `registered`, so its next request loads it. */
+  restore(record: VersionRecord, reason: string): void {
+    const managed = this.track(record);
+    if (managed.state === 'archived') this.#transition(managed, 'registered', reason);
   }
 
   /** Forgets a deleted version after unloading it. */
@@ -285,6 +329,10 @@ export class ModelManager extends EventEmitter {
     reason: string,
     actor = SYSTEM_ACTOR,
   ): Promise<void> {
+    const managed = this.get(model, version);
+    if (managed?.state === 'archived') {
+      await this.releaseArchived(model, version, { actor, reason });
+    }
     await this.unload(model, version, reason, actor);
     this.#versions.delete(versionKey(model, version));
   }
