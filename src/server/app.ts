@@ -9,6 +9,7 @@ import { auditRoutes } from './routes/audit.js';
 import { governanceRoutes } from './routes/governance.js';
 import { healthRoutes } from './routes/health.js';
 import { inferenceRoutes } from './routes/inference.js';
+import { latencyRoutes } from './routes/latency.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
 import { modelRoutes } from './routes/models.js';
 import { repositoryRoutes } from './routes/repository.js';
@@ -58,6 +59,7 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   repositoryRoutes(app, steward);
   governanceRoutes(app, steward);
   auditRoutes(app, steward);
+  latencyRoutes(app, steward);
   await app.register(async (scope) => inferenceRoutes(scope, steward));
   await app.register(async (scope) => modelRoutes(scope, steward));
   return app;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { UsageDelta, UsageRepository } from '../registry/usage.js';
 import { bucketOf, percentile } from './histogram.js';
+import { LatencySeries } from './latency-series.js';
 
 /**
  * Outcome of a request. A `client_error` was rejected before the model ran (an invalid tensor).
@@ -72,6 +73,8 @@ export class UsageTracker {
   readonly #repository: UsageRepository;
   readonly #logger: Logger;
   readonly #entries = new Map<string, Entry>();
+  /** Per-minute latency of the last two hours, for charts; in memory only. */
+  readonly series = new LatencySeries();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
@@ -114,6 +117,7 @@ export class UsageTracker {
       }
     }
     if (outcome !== 'client_error') {
+      this.series.add(model, version, latencyMs, outcome === 'model_error');
       entry.recent.push(outcome === 'model_error');
       if (entry.recent.length > RECENT_WINDOW) entry.recent.shift();
     }
@@ -145,6 +149,7 @@ export class UsageTracker {
   /** Drops the figures of a deleted version, stored and pending. */
   async forget(model: string, version: number): Promise<void> {
     this.#entries.delete(key(model, version));
+    this.series.forget(model, version);
     await this.#repository.deleteVersion(model, version);
   }
 
