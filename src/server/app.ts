@@ -6,6 +6,7 @@ import { installAdminAuth } from './auth.js';
 import { installErrorHandling, sendError } from './errors.js';
 import { aliasRoutes } from './routes/aliases.js';
 import { auditRoutes } from './routes/audit.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { governanceRoutes } from './routes/governance.js';
 import { healthRoutes } from './routes/health.js';
 import { inferenceRoutes } from './routes/inference.js';
@@ -60,6 +61,7 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   governanceRoutes(app, steward);
   auditRoutes(app, steward);
   latencyRoutes(app, steward);
+  dashboardRoutes(app);
   await app.register(async (scope) => inferenceRoutes(scope, steward));
   await app.register(async (scope) => modelRoutes(scope, steward));
   return app;
