@@ -46,6 +46,7 @@ export class AuditLog implements AuditRecorder {
   }
 
   record(event: AuditEvent): void {
+    // NOTE: the queue lives in memory, so a crash loses the entries of the last flush interval.
     this.#queue.push({ ...event, at: new Date().toISOString() });
     if (this.#queue.length <= this.#maxQueued) return;
     this.#queue.shift();

@@ -309,17 +309,22 @@ export class ModelManager extends EventEmitter {
     const managed = this.get(model, version);
     if (managed?.state !== 'archived') return;
     await managed.drained();
-    if (managed.instances.length === 0) return;
+    // A restore while the requests finished keeps the copies: the version serves again.
+    if (managed.state !== 'archived' || managed.instances.length === 0) return;
     const memoryBytes = managed.memoryBytes;
     await this.#dropInstances(managed);
     this.#report('unload', managed, cause, { memory_bytes: memoryBytes });
     this.#logger.info({ model, version, reason: cause.reason }, 'model unloaded');
   }
 
-  /** Moves an archived version back to `registered`, so its next request loads it. */
+  /**
+   * Moves an archived version back to `registered`, so its next request loads it, or to `ready`
+   * when its copies are still loaded because the archive has not released them yet.
+   */
   restore(record: VersionRecord, reason: string): void {
     const managed = this.track(record);
-    if (managed.state === 'archived') this.#transition(managed, 'registered', reason);
+    if (managed.state !== 'archived') return;
+    this.#transition(managed, managed.instances.length > 0 ? 'ready' : 'registered', reason);
   }
 
   /** Forgets a deleted version after unloading it. */

@@ -72,6 +72,33 @@ describe('archive and restore', () => {
     assert.equal((await running).status, 200, 'the request in flight completes');
   });
 
+  it('stays loaded when an alias wins the race', async () => {
+    await push(server.url, 'raced', scaleModel(7));
+    assert.equal((await infer(server.url, 'raced', SCALE_INPUT)).status, 200);
+    const { registry } = server.steward;
+    const original = registry.models.archiveVersion.bind(registry.models);
+    // An alias lands between the first check and the registry update.
+    registry.models.archiveVersion = async (model, v, reason, at) => {
+      await registry.aliases.set(model, 'production', v, 'anonymous', 'raced', at);
+      return original(model, v, reason, at);
+    };
+    let response: Awaited<ReturnType<typeof archive>>;
+    try {
+      response = await archive('raced', 1);
+    } finally {
+      registry.models.archiveVersion = original;
+    }
+    assert.equal(response.status, 409);
+    assert.match(response.body.error, /is behind alias "production"/);
+
+    const record = await call(version('raced', 1));
+    assert.equal(record.body.state, 'ready');
+    assert.equal(record.body.load.state, 'ready');
+    assert.equal(record.body.load.loaded, true);
+    assert.equal((await infer(server.url, 'raced', SCALE_INPUT)).status, 200);
+    assert.equal((await call(version('raced', 1))).body.load.load_count, 1, 'no second load');
+  });
+
   it('serves no request for an archived version', async () => {
     const archived = await archive('scaled', 2);
     assert.equal(archived.status, 200, JSON.stringify(archived.body));
