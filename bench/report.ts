@@ -32,14 +32,19 @@ try {
     }
   }
   const registered = performance.now() - started;
-  const body = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }] });
+  const body = JSON.stringify({
+    inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }],
+  });
   for (let model = 0; model < MODELS; model += 1) {
     for (let version = 1; version <= VERSIONS; version += 2) {
-      const response = await fetch(`${server.url}/v2/models/model-${model}/versions/${version}/infer`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
+      const response = await fetch(
+        `${server.url}/v2/models/model-${model}/versions/${version}/infer`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        },
+      );
       await response.text();
     }
   }

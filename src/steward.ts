@@ -1,17 +1,21 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/config.js';
+import { AuditLog } from './governance/audit-log.js';
+import { GarbageCollector } from './governance/gc.js';
+import { EMPTY_POLICY, type RetirementPolicy, readPolicyFile } from './governance/policy.js';
 import { ProbeService } from './governance/probes/service.js';
 import { parseProbes } from './governance/probes/spec.js';
 import { ThresholdStore } from './governance/thresholds.js';
 import { Registry } from './registry/registry.js';
 import { AliasService } from './serving/aliases.js';
+import { ArchiveService } from './serving/archiving.js';
 import { Catalog } from './serving/catalog.js';
 import { InferenceService } from './serving/inference.js';
 import { LifecycleService } from './serving/lifecycle.js';
 import type { ManagedVersion, Transition } from './serving/managed-version.js';
 import { ModelFiles } from './serving/model-files.js';
-import { ModelManager } from './serving/model-manager.js';
+import { type LoadActivity, ModelManager } from './serving/model-manager.js';
 import type { UploadCheckHandler } from './serving/publisher.js';
 import { Publisher } from './serving/publisher.js';
 import { WorkerPool } from './serving/worker-pool.js';
@@ -42,6 +46,9 @@ export class Steward {
   readonly publisher: Publisher;
   readonly inference: InferenceService;
   readonly lifecycle: LifecycleService;
+  readonly audit: AuditLog;
+  readonly archive: ArchiveService;
+  readonly gc: GarbageCollector;
   readonly startedAt = new Date();
   #closed = false;
 
@@ -51,12 +58,14 @@ export class Steward {
     registry: Registry,
     store: LocalArtifactStore,
     unpacked: UnpackedArchives,
+    policy: RetirementPolicy,
   ) {
     this.config = config;
     this.logger = logger;
     this.registry = registry;
     this.store = store;
     this.unpacked = unpacked;
+    this.audit = new AuditLog(registry.audit, logger.child({ component: 'audit' }));
     this.pool = new WorkerPool(config.workers, logger.child({ component: 'workers' }));
     this.catalog = new Catalog(registry);
     this.manager = new ModelManager(
@@ -84,13 +93,14 @@ export class Steward {
       intervalMs: config.probeIntervalMs,
       logger: logger.child({ component: 'probes' }),
     });
-    this.aliases = new AliasService(
+    this.aliases = new AliasService({
       registry,
-      this.catalog,
-      this.manager,
-      config.preloadAliases,
-      logger.child({ component: 'aliases' }),
-    );
+      catalog: this.catalog,
+      manager: this.manager,
+      preloadAliases: config.preloadAliases,
+      audit: this.audit,
+      logger: logger.child({ component: 'aliases' }),
+    });
     this.lifecycle = new LifecycleService({
       registry,
       catalog: this.catalog,
@@ -101,7 +111,25 @@ export class Steward {
         forgetVersion: (model, version) => this.#forgetVersion(model, version),
         forgetModel: (model) => this.thresholds.forget(model),
       },
+      audit: this.audit,
       logger: logger.child({ component: 'lifecycle' }),
+    });
+    this.archive = new ArchiveService({
+      registry,
+      catalog: this.catalog,
+      manager: this.manager,
+      audit: this.audit,
+      logger: logger.child({ component: 'lifecycle' }),
+    });
+    this.gc = new GarbageCollector({
+      policy,
+      catalog: this.catalog,
+      manager: this.manager,
+      usage: this.usage,
+      archive: this.archive,
+      lifecycle: this.lifecycle,
+      audit: this.audit,
+      logger: logger.child({ component: 'gc' }),
     });
     this.publisher = new Publisher({
       registry,
@@ -115,6 +143,7 @@ export class Steward {
       checks: this.#uploadChecks(),
       maxUploadBytes: config.maxUploadBytes,
       inspectTimeoutMs: config.loadTimeoutMs,
+      audit: this.audit,
       logger: logger.child({ component: 'registry' }),
     });
     this.inference = new InferenceService(
@@ -124,6 +153,7 @@ export class Steward {
       this.expectations,
       logger,
     );
+    this.manager.on('activity', (activity: LoadActivity) => this.audit.record(activity));
     this.manager.on('transition', (managed: ManagedVersion, transition: Transition) => {
       this.#persistLoadOutcome(managed, transition).catch((error: unknown) => {
         logger.error(
@@ -184,6 +214,8 @@ export class Steward {
   }
 
   static async open(config: Config, logger: Logger = createLogger(config)): Promise<Steward> {
+    // Read before anything opens, so an invalid policy file stops the start with its reason.
+    const policy = config.policyFile ? readPolicyFile(config.policyFile) : EMPTY_POLICY;
     const registry = await Registry.openSqlite(config.dataDir);
     const store = new LocalArtifactStore(path.join(config.dataDir, 'artifacts'));
     await store.init();
@@ -192,7 +224,7 @@ export class Steward {
       maxBytes: config.maxUnpackedBytes,
     });
     await unpacked.init();
-    const steward = new Steward(config, logger, registry, store, unpacked);
+    const steward = new Steward(config, logger, registry, store, unpacked, policy);
     await steward.catalog.refreshAll();
     for (const record of steward.catalog.allVersions()) steward.manager.track(record);
     await steward.usage.load();
@@ -201,6 +233,7 @@ export class Steward {
     await steward.probes.load();
     steward.usage.start(config.usageFlushMs);
     steward.probes.start();
+    steward.audit.start();
     steward.manager.startIdleSweeper();
     return steward;
   }
@@ -227,6 +260,8 @@ export class Steward {
       this.logger.error({ err: error }, 'final usage flush failed');
     }
     await this.manager.close();
+    // After the manager, so the unloads at shutdown are in the log too.
+    await this.audit.stop();
     await this.pool.close(Math.max(0, deadline - Date.now()));
     await this.registry.close();
   }

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { type ConfigOverrides, resolveConfig, SETTINGS } from '../config/config.js';
 import { STEWARD_VERSION } from '../version.js';
 import type { ClientOptions } from './client.js';
+import { registerGovernanceCommands } from './commands/governance.js';
 import { registerInferCommand } from './commands/infer.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerRegistryCommands } from './commands/registry.js';
@@ -62,6 +63,7 @@ registerRegistryCommands(program, client);
 registerInferCommand(program, client);
 registerLifecycleCommands(program, client);
 registerReportCommand(program, client);
+registerGovernanceCommands(program, client);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`steward: ${error instanceof Error ? error.message : String(error)}`);

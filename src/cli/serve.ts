@@ -128,7 +128,8 @@ function preload(steward: Steward): void {
       const record = version === undefined ? undefined : steward.catalog.getVersion(name, version);
       if (!record) continue;
       steward.manager.setPinned(record, true, 'preload');
-      steward.manager.load(record, { explicit: true }).catch((error: unknown) => {
+      const reason = `preloaded alias "${alias}"`;
+      steward.manager.load(record, { explicit: true, reason }).catch((error: unknown) => {
         steward.logger.error({ model: name, version, alias, err: error }, 'preload failed');
       });
     }

@@ -57,6 +57,8 @@ export interface Config {
   readonly reportOutdatedDays: number;
   /** Days without traffic after which a version is reported unused. */
   readonly reportIdleDays: number;
+  /** JSON file of retirement rules that gc applies; undefined leaves gc without rules. */
+  readonly policyFile: string | undefined;
 }
 
 /** One configurable setting: its flag, environment variable, default and parser. */
@@ -364,6 +366,14 @@ export const SETTINGS = [
     help: 'days without traffic after which a version is reported unused',
     parse: integer('idle days', 0, 36_500),
     fallback: () => 30,
+  }),
+  define({
+    key: 'policyFile',
+    flag: '--policy <file>',
+    env: 'STEWARD_POLICY',
+    help: 'JSON file of retirement rules that steward gc applies (see docs/retirement.md)',
+    parse: (text) => (text === '' ? undefined : path.resolve(text)),
+    fallback: () => undefined,
   }),
 ] as const;
 

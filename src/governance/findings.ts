@@ -250,6 +250,7 @@ function quietFor(facts: VersionFacts, now: number): number | undefined {
 
 function days(ms: number): string {
   const count = Math.floor(ms / DAY_MS);
+  if (count === 0) return 'less than a day';
   return count === 1 ? '1 day' : `${count} days`;
 }
 

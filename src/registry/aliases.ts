@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { StewardError } from '../errors.js';
 import type { AliasChange, AliasRecord } from './records.js';
 import type { AliasHistoryTable, AliasTable, Database } from './schema.js';
 
@@ -38,6 +39,22 @@ export class AliasRepository {
         .executeTakeFirst();
       const fromVersion = current ? Number(current.version) : null;
       if (fromVersion === version) return undefined;
+      if (version !== null) {
+        // Checked inside the transaction, so an archive that commits first always wins.
+        const target = await trx
+          .selectFrom('versions')
+          .select('state')
+          .where('model_name', '=', model)
+          .where('version', '=', version)
+          .executeTakeFirst();
+        if (target?.state === 'archived') {
+          throw new StewardError(
+            'CONFLICT',
+            `model "${model}" version ${version} is archived; restore it before pointing an alias at it`,
+            { field: 'version' },
+          );
+        }
+      }
 
       if (version === null) {
         await trx

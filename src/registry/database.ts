@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type Migration, type MigrationProvider, Migrator, SqliteDialect } from 'kysely';
 import { initialSchema } from './migrations/0001-initial.js';
 import { telemetrySchema } from './migrations/0002-telemetry.js';
+import { governanceSchema } from './migrations/0003-governance.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -18,6 +19,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001-initial': initialSchema(dialect),
     '0002-telemetry': telemetrySchema(dialect),
+    '0003-governance': governanceSchema(dialect),
   };
 }
 

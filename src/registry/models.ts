@@ -151,6 +151,49 @@ export class ModelRepository {
       .execute();
   }
 
+  /**
+   * Archives a version unless it is archived already or an alias points at it. The alias check
+   * runs in the same statement, so an alias set concurrently cannot end up on an archived
+   * version. Returns whether the version was archived.
+   */
+  async archiveVersion(
+    model: string,
+    version: number,
+    reason: string,
+    at: string,
+  ): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('versions')
+      .set({ state: 'archived', state_reason: reason, archived_at: at })
+      .where('model_name', '=', model)
+      .where('version', '=', version)
+      .where('state', '!=', 'archived')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('aliases')
+              .select('aliases.alias')
+              .where('aliases.model_name', '=', model)
+              .where('aliases.version', '=', version),
+          ),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Brings an archived version back to the `ready` state; returns false when it was not archived. */
+  async restoreVersion(model: string, version: number, at: string): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('versions')
+      .set({ state: 'ready', state_reason: '', archived_at: null, restored_at: at })
+      .where('model_name', '=', model)
+      .where('version', '=', version)
+      .where('state', '=', 'archived')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async updateModel(
     name: string,
     changes: { description?: string; labels?: Record<string, string> },
@@ -235,5 +278,7 @@ function toVersionRecord(row: Selectable<VersionTable>): VersionRecord {
     state: row.state,
     stateReason: row.state_reason,
     createdAt: row.created_at,
+    archivedAt: row.archived_at,
+    restoredAt: row.restored_at,
   };
 }

@@ -22,6 +22,8 @@ export interface VersionRecord {
   readonly state: VersionState;
   readonly stateReason: string;
   readonly createdAt: string;
+  readonly archivedAt: string | null;
+  readonly restoredAt: string | null;
 }
 
 export interface AliasRecord {

@@ -1,4 +1,5 @@
 import { AliasRepository } from './aliases.js';
+import { AuditRepository } from './audit.js';
 import { ChecksRepository } from './checks.js';
 import { migrateToLatest, openSqlite, type RegistryDatabase } from './database.js';
 import { ModelRepository } from './models.js';
@@ -11,6 +12,7 @@ export class Registry {
   readonly aliases: AliasRepository;
   readonly usage: UsageRepository;
   readonly checks: ChecksRepository;
+  readonly audit: AuditRepository;
 
   constructor(database: RegistryDatabase) {
     this.database = database;
@@ -18,6 +20,7 @@ export class Registry {
     this.aliases = new AliasRepository(database.db);
     this.usage = new UsageRepository(database.db);
     this.checks = new ChecksRepository(database.db);
+    this.audit = new AuditRepository(database.db);
   }
 
   /** Opens the SQLite registry in `dataDir` and applies pending migrations. */

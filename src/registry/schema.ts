@@ -19,6 +19,7 @@ export interface Database {
   probe_results: ProbeResultTable;
   model_health_thresholds: HealthThresholdTable;
   meta: MetaTable;
+  audit_log: AuditLogTable;
 }
 
 export interface ModelTable {
@@ -46,6 +47,10 @@ export interface VersionTable {
   state: VersionState;
   state_reason: string;
   created_at: string;
+  /** When the version was last archived; null unless its state is `archived`. */
+  archived_at: string | null;
+  /** When the version was last restored from the archive; null if it never was. */
+  restored_at: string | null;
 }
 
 export interface AliasTable {
@@ -176,4 +181,18 @@ export interface HealthThresholdTable {
 export interface MetaTable {
   key: string;
   value: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  /** Null for actions on no single model, such as a gc run. */
+  model_name: string | null;
+  /** Null for actions on a whole model. */
+  version: number | null;
+  reason: string;
+  /** JSON object with the facts of the action. */
+  details: string;
 }

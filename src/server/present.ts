@@ -26,6 +26,8 @@ export function presentVersion(steward: Steward, record: VersionRecord) {
     created_at: record.createdAt,
     state: record.state,
     state_reason: record.stateReason,
+    archived_at: record.archivedAt,
+    restored_at: record.restoredAt,
     aliases: steward.catalog.aliasesOf(record.model, record.version),
     status: health.status,
     status_reasons: health.reasons.map((reason) => reason.message),

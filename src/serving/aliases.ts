@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
+import type { AuditRecorder } from '../registry/audit.js';
 import { ALIAS_NAME_PATTERN, type AliasChange, nowIso } from '../registry/records.js';
 import type { Registry } from '../registry/registry.js';
 import type { Catalog } from './catalog.js';
@@ -22,20 +23,23 @@ export class AliasService {
   readonly #catalog: Catalog;
   readonly #manager: ModelManager;
   readonly #preloaded: ReadonlySet<string>;
+  readonly #audit: AuditRecorder;
   readonly #logger: Logger;
 
-  constructor(
-    registry: Registry,
-    catalog: Catalog,
-    manager: ModelManager,
-    preloadAliases: readonly string[],
-    logger: Logger,
-  ) {
-    this.#registry = registry;
-    this.#catalog = catalog;
-    this.#manager = manager;
-    this.#preloaded = new Set(preloadAliases);
-    this.#logger = logger;
+  constructor(options: {
+    registry: Registry;
+    catalog: Catalog;
+    manager: ModelManager;
+    preloadAliases: readonly string[];
+    audit: AuditRecorder;
+    logger: Logger;
+  }) {
+    this.#registry = options.registry;
+    this.#catalog = options.catalog;
+    this.#manager = options.manager;
+    this.#preloaded = new Set(options.preloadAliases);
+    this.#audit = options.audit;
+    this.#logger = options.logger;
   }
 
   /** Returns whether versions behind this alias load before a switch and stay loaded. */
@@ -68,7 +72,11 @@ export class AliasService {
 
     if (this.isHot(request.alias)) {
       // The old version keeps serving if this load fails: the alias has not moved yet.
-      await this.#manager.load(record, { explicit: true });
+      await this.#manager.load(record, {
+        explicit: true,
+        actor: request.actor,
+        reason: `alias "${request.alias}" is moving to it`,
+      });
       if (this.#preloaded.has(request.alias)) this.#manager.setPinned(record, true, 'preload');
     }
     const change = await this.#registry.aliases.set(
@@ -80,6 +88,7 @@ export class AliasService {
       nowIso(),
     );
     await this.#catalog.refreshModel(request.model);
+    if (change) this.#recordChange('alias_set', change);
     this.#logger.info(
       {
         model: request.model,
@@ -90,7 +99,9 @@ export class AliasService {
       },
       'alias moved',
     );
-    if (previous !== undefined) this.#retireOld(request.model, previous, request.alias);
+    if (previous !== undefined) {
+      this.#retireOld(request.model, previous, request.alias, request.actor);
+    }
     return change;
   }
 
@@ -112,16 +123,33 @@ export class AliasService {
       nowIso(),
     );
     await this.#catalog.refreshModel(request.model);
+    if (change) this.#recordChange('alias_remove', change);
     this.#logger.info(
       { model: request.model, alias: request.alias, from: previous, actor: request.actor },
       'alias removed',
     );
-    this.#retireOld(request.model, previous, request.alias);
+    this.#retireOld(request.model, previous, request.alias, request.actor);
     return change;
   }
 
+  #recordChange(action: 'alias_set' | 'alias_remove', change: AliasChange): void {
+    this.#audit.record({
+      action,
+      model: change.model,
+      // The version the alias now points at, or the one it left when removed.
+      version: change.toVersion ?? change.fromVersion,
+      actor: change.actor,
+      reason: change.reason,
+      details: {
+        alias: change.alias,
+        from_version: change.fromVersion,
+        to_version: change.toVersion,
+      },
+    });
+  }
+
   /** Unpins and unloads a version that a hot alias left, unless another hot alias still points at it. */
-  #retireOld(model: string, version: number, alias: string): void {
+  #retireOld(model: string, version: number, alias: string, actor: string): void {
     if (!this.isHot(alias)) return;
     const record = this.#catalog.getVersion(model, version);
     if (!record) return;
@@ -129,9 +157,11 @@ export class AliasService {
     if (stillHot) return;
     if (this.#preloaded.has(alias)) this.#manager.setPinned(record, false, 'preload');
     if (this.#manager.get(model, version)?.pinned) return;
-    this.#manager.unload(model, version, `alias "${alias}" moved away`).catch((error: unknown) => {
-      this.#logger.error({ model, version, err: error }, 'unloading the previous version failed');
-    });
+    this.#manager
+      .unload(model, version, `alias "${alias}" moved away`, actor)
+      .catch((error: unknown) => {
+        this.#logger.error({ model, version, err: error }, 'unloading the previous version failed');
+      });
   }
 }
 

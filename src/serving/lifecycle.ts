@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
+import type { AuditRecorder } from '../registry/audit.js';
 import type { VersionRecord } from '../registry/records.js';
 import type { Registry } from '../registry/registry.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
@@ -23,9 +24,9 @@ export interface VersionDataOwner {
 }
 
 /**
- * Explicit lifecycle operations on versions: load, unload, pin and delete. Deletion waits for
- * the version's requests in flight, unloads it, and removes its artifact only when no other
- * version shares the bytes.
+ * Explicit lifecycle operations on versions: load, unload, pin and delete, each recorded in the
+ * audit log. Deletion waits for the version's requests in flight, unloads it, and removes its
+ * artifact only when no other version shares the bytes.
  */
 export class LifecycleService {
   readonly #registry: Registry;
@@ -34,6 +35,7 @@ export class LifecycleService {
   readonly #store: ArtifactStore;
   readonly #unpacked: UnpackedArchives;
   readonly #versionData: VersionDataOwner;
+  readonly #audit: AuditRecorder;
   readonly #logger: Logger;
 
   constructor(options: {
@@ -43,6 +45,7 @@ export class LifecycleService {
     store: ArtifactStore;
     unpacked: UnpackedArchives;
     versionData: VersionDataOwner;
+    audit: AuditRecorder;
     logger: Logger;
   }) {
     this.#registry = options.registry;
@@ -51,25 +54,44 @@ export class LifecycleService {
     this.#store = options.store;
     this.#unpacked = options.unpacked;
     this.#versionData = options.versionData;
+    this.#audit = options.audit;
     this.#logger = options.logger;
   }
 
   /** Loads a version now, retrying at once even after a recent failure. */
-  async load(record: VersionRecord): Promise<void> {
-    await this.#manager.load(record, { explicit: true });
+  async load(record: VersionRecord, actor: string, reason = 'explicit load'): Promise<void> {
+    await this.#manager.load(record, { explicit: true, actor, reason });
+  }
+
+  /** Unloads a version after its requests in flight; returns false when it was not loaded. */
+  unload(record: VersionRecord, actor: string): Promise<boolean> {
+    return this.#manager.unload(record.model, record.version, 'explicit unload', actor);
   }
 
   /** Unloads every loaded version of a model; returns the versions it unloaded. */
-  async unloadModel(model: string, reason: string): Promise<number[]> {
+  async unloadModel(model: string, actor: string): Promise<number[]> {
     const unloaded: number[] = [];
     for (const record of this.#catalog.versions(model)) {
-      if (await this.#manager.unload(model, record.version, reason)) unloaded.push(record.version);
+      const reason = 'explicit unload of the model';
+      if (await this.#manager.unload(model, record.version, reason, actor)) {
+        unloaded.push(record.version);
+      }
     }
     return unloaded;
   }
 
+  /** Sets or clears the user pin of a version; records the change when there was one. */
   setPinned(record: VersionRecord, pinned: boolean, actor: string): void {
+    const before = this.#manager.get(record.model, record.version)?.pins.has('user') ?? false;
     this.#manager.setPinned(record, pinned, 'user');
+    if (before === pinned) return;
+    this.#audit.record({
+      action: pinned ? 'pin' : 'unpin',
+      model: record.model,
+      version: record.version,
+      actor,
+      reason: pinned ? 'explicit pin' : 'explicit unpin',
+    });
     this.#logger.info(
       { model: record.model, version: record.version, pinned, actor },
       'pin changed',
@@ -78,8 +100,9 @@ export class LifecycleService {
 
   async deleteVersion(
     record: VersionRecord,
-    options: { force: boolean; actor: string },
+    options: { force: boolean; actor: string; reason?: string },
   ): Promise<DeleteResult> {
+    const reason = options.reason ?? 'explicit delete';
     const aliases = this.#catalog.aliasesOf(record.model, record.version);
     if (aliases.length > 0 && !options.force) {
       throw new StewardError(
@@ -90,7 +113,7 @@ export class LifecycleService {
       );
     }
     for (const alias of aliases) {
-      await this.#registry.aliases.set(
+      const change = await this.#registry.aliases.set(
         record.model,
         alias,
         null,
@@ -98,11 +121,21 @@ export class LifecycleService {
         `version ${record.version} deleted`,
         new Date().toISOString(),
       );
+      if (change) {
+        this.#audit.record({
+          action: 'alias_remove',
+          model: record.model,
+          version: record.version,
+          actor: options.actor,
+          reason: change.reason,
+          details: { alias, from_version: record.version, to_version: null },
+        });
+      }
     }
     // Gone from the catalog first, so no new request can reach the version while it drains.
     await this.#registry.models.deleteVersion(record.model, record.version);
     await this.#catalog.refreshModel(record.model);
-    await this.#manager.forget(record.model, record.version, 'version deleted');
+    await this.#manager.forget(record.model, record.version, 'version deleted', options.actor);
     await this.#versionData.forgetVersion(record.model, record.version);
 
     const artifactRemoved = (await this.#registry.models.countBySha(record.sha256)) === 0;
@@ -110,6 +143,19 @@ export class LifecycleService {
       await this.#store.remove(record.sha256);
       await this.#unpacked.remove(record.sha256);
     }
+    this.#audit.record({
+      action: 'delete',
+      model: record.model,
+      version: record.version,
+      actor: options.actor,
+      reason,
+      details: {
+        sha256: record.sha256,
+        previous_state: record.state,
+        removed_aliases: aliases,
+        artifact_removed: artifactRemoved,
+      },
+    });
     this.#logger.info(
       {
         model: record.model,
@@ -131,7 +177,7 @@ export class LifecycleService {
   /** Deletes every version of a model, then the model; a new model of that name continues its numbering. */
   async deleteModel(
     model: string,
-    options: { force: boolean; actor: string },
+    options: { force: boolean; actor: string; reason?: string },
   ): Promise<DeleteResult[]> {
     const versions = this.#catalog.versions(model);
     const aliases = this.#catalog.aliases(model);
@@ -147,6 +193,14 @@ export class LifecycleService {
     await this.#registry.models.deleteModel(model);
     await this.#catalog.refreshModel(model);
     this.#versionData.forgetModel(model);
+    this.#audit.record({
+      action: 'delete_model',
+      model,
+      version: null,
+      actor: options.actor,
+      reason: options.reason ?? 'explicit delete',
+      details: { deleted_versions: results.map((result) => result.version) },
+    });
     this.#logger.info({ model, actor: options.actor }, 'model deleted');
     return results;
   }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { formatBytes } from '../config/units.js';
 import { StewardError } from '../errors.js';
+import { SYSTEM_ACTOR } from '../registry/audit.js';
 import type { VersionRecord } from '../registry/records.js';
 import type { Tensor } from '../tensors/types.js';
 import { Mutex, TimeoutError, withTimeout } from '../util/async.js';
@@ -38,6 +39,22 @@ export interface VersionStatus {
   readonly transitions: readonly Transition[];
 }
 
+/** The actor that requested a load or unload, and the reason. */
+export interface Cause {
+  readonly actor: string;
+  readonly reason: string;
+}
+
+/** A version entering or leaving memory, reported for the audit log. */
+export interface LoadActivity {
+  readonly action: 'load' | 'load_failed' | 'unload' | 'evict';
+  readonly model: string;
+  readonly version: number;
+  readonly actor: string;
+  readonly reason: string;
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
 export type ManagerSettings = Pick<
   Config,
   | 'memoryBudgetBytes'
@@ -57,6 +74,7 @@ const MAX_BACKOFF_MS = 3_600_000;
  * that are neither pinned nor in use.
  *
  * Events: `transition` (version: ManagedVersion, transition: Transition),
+ * `activity` (activity: LoadActivity) when a load ends or a version leaves memory,
  * `released` () whenever a request lets go of a version.
  */
 export class ModelManager extends EventEmitter {
@@ -155,7 +173,8 @@ export class ModelManager extends EventEmitter {
         case 'archived':
           throw new StewardError(
             'MODEL_NOT_READY',
-            `model "${managed.model}" version ${managed.version} is archived and does not serve requests`,
+            `model "${managed.model}" version ${managed.version} is archived and does not serve requests; ` +
+              `restore it to serve it again (steward restore ${managed.model} ${managed.version})`,
           );
         case 'failed':
           if (Date.now() < managed.retryAt) {
@@ -174,7 +193,8 @@ export class ModelManager extends EventEmitter {
           break;
       }
       try {
-        await this.#waitFor(this.load(managed.record), managed, deadline);
+        const load = this.load(managed.record, { reason: 'an inference request needs it' });
+        await this.#waitFor(load, managed, deadline);
       } catch (error) {
         if ((managed.state as LoadState) === 'ready') continue;
         throw error;
@@ -193,8 +213,14 @@ export class ModelManager extends EventEmitter {
     return this.#lease(managed, false);
   }
 
-  /** Loads a version unless it is loaded or loading; an explicit load also skips the back-off. */
-  load(record: VersionRecord, options: { explicit?: boolean } = {}): Promise<void> {
+  /**
+   * Loads a version unless it is loaded or loading; an explicit load also skips the back-off.
+   * `actor` (default `steward`) and `reason` are reported with the load's activity event.
+   */
+  load(
+    record: VersionRecord,
+    options: { explicit?: boolean; actor?: string; reason?: string } = {},
+  ): Promise<void> {
     const managed = this.track(record);
     if (managed.state === 'archived') {
       return Promise.reject(
@@ -209,14 +235,27 @@ export class ModelManager extends EventEmitter {
     if (managed.state === 'failed' && !options.explicit && Date.now() < managed.retryAt) {
       return Promise.reject(new StewardError('MODEL_NOT_READY', managed.reason));
     }
-    managed.loading = this.#load(managed).finally(() => {
+    const cause = {
+      actor: options.actor ?? SYSTEM_ACTOR,
+      reason: options.reason ?? 'load requested',
+    };
+    managed.loading = this.#load(managed, cause).finally(() => {
       managed.loading = undefined;
     });
     return managed.loading;
   }
 
   /** Unloads a version once its requests finish. Returns false when it was not loaded. */
-  async unload(model: string, version: number, reason: string): Promise<boolean> {
+  unload(model: string, version: number, reason: string, actor = SYSTEM_ACTOR): Promise<boolean> {
+    return this.#unloadAs(model, version, { actor, reason }, 'unload');
+  }
+
+  async #unloadAs(
+    model: string,
+    version: number,
+    cause: Cause,
+    action: 'unload' | 'evict',
+  ): Promise<boolean> {
     const managed = this.get(model, version);
     if (!managed) return false;
     if (managed.loading) await managed.loading.catch(() => undefined);
@@ -225,7 +264,7 @@ export class ModelManager extends EventEmitter {
       return true;
     }
     if (managed.state !== 'ready') return false;
-    managed.unloading = this.#unload(managed, reason).finally(() => {
+    managed.unloading = this.#unload(managed, cause, action).finally(() => {
       managed.unloading = undefined;
     });
     await managed.unloading;
@@ -237,23 +276,80 @@ export class ModelManager extends EventEmitter {
     this.track(record).retryAt = 0;
   }
 
-  /** Adds or removes a pin; `reason` is `user` for explicit pins, `preload` for hot aliases. */
+  /**
+   * Adds or removes a pin; `reason` is `user` for explicit pins, `preload` for hot aliases.
+   * An archived version cannot be pinned.
+   */
   setPinned(record: VersionRecord, pinned: boolean, reason = 'user'): void {
-    const pins = this.track(record).pins;
-    if (pinned) pins.add(reason);
-    else pins.delete(reason);
+    const managed = this.track(record);
+    if (pinned && managed.state === 'archived') {
+      throw new StewardError(
+        'CONFLICT',
+        `model "${managed.model}" version ${managed.version} is archived; restore it before pinning it`,
+        { field: 'version' },
+      );
+    }
+    if (pinned) managed.pins.add(reason);
+    else managed.pins.delete(reason);
   }
 
-  /** Marks a version archived or back to registered; an archived version must be unloaded first. */
-  setArchived(record: VersionRecord, archived: boolean, reason: string): void {
+  /**
+   * Moves a version to `archived` once no load or unload of it is running. From then on it takes
+   * no new request, load or pin; requests already running keep their copy until
+   * `releaseArchived`. Rejects a pinned version with CONFLICT.
+   */
+  async markArchived(record: VersionRecord, reason: string): Promise<void> {
     const managed = this.track(record);
-    if (archived) this.#transition(managed, 'archived', reason);
-    else if (managed.state === 'archived') this.#transition(managed, 'registered', reason);
+    while (managed.loading || managed.unloading) {
+      await (managed.loading ?? managed.unloading)?.catch(() => undefined);
+    }
+    // No await from this check to the transition, so no pin or load can slip in between.
+    if (managed.pinned) {
+      throw new StewardError(
+        'CONFLICT',
+        `model "${managed.model}" version ${managed.version} is pinned (${[...managed.pins].join(', ')}); ` +
+          'unpin it before archiving it',
+        { field: 'version' },
+      );
+    }
+    this.#transition(managed, 'archived', reason);
+  }
+
+  /** Frees the copies of an archived version once its requests in flight finish. */
+  async releaseArchived(model: string, version: number, cause: Cause): Promise<void> {
+    const managed = this.get(model, version);
+    if (managed?.state !== 'archived') return;
+    await managed.drained();
+    // A restore while the requests finished keeps the copies: the version serves again.
+    if (managed.state !== 'archived' || managed.instances.length === 0) return;
+    const memoryBytes = managed.memoryBytes;
+    await this.#dropInstances(managed);
+    this.#report('unload', managed, cause, { memory_bytes: memoryBytes });
+    this.#logger.info({ model, version, reason: cause.reason }, 'model unloaded');
+  }
+
+  /**
+   * Moves an archived version back to `registered`, so its next request loads it, or to `ready`
+   * when its copies are still loaded because the archive has not released them yet.
+   */
+  restore(record: VersionRecord, reason: string): void {
+    const managed = this.track(record);
+    if (managed.state !== 'archived') return;
+    this.#transition(managed, managed.instances.length > 0 ? 'ready' : 'registered', reason);
   }
 
   /** Forgets a deleted version after unloading it. */
-  async forget(model: string, version: number, reason: string): Promise<void> {
-    await this.unload(model, version, reason);
+  async forget(
+    model: string,
+    version: number,
+    reason: string,
+    actor = SYSTEM_ACTOR,
+  ): Promise<void> {
+    const managed = this.get(model, version);
+    if (managed?.state === 'archived') {
+      await this.releaseArchived(model, version, { actor, reason });
+    }
+    await this.unload(model, version, reason, actor);
     this.#versions.delete(versionKey(model, version));
   }
 
@@ -280,11 +376,14 @@ export class ModelManager extends EventEmitter {
   async close(): Promise<void> {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
+    const cause = { actor: SYSTEM_ACTOR, reason: 'server stopping' };
     for (const managed of this.#versions.values()) {
       if (managed.instances.length === 0) continue;
-      this.#transition(managed, 'unloading', 'server stopping');
+      const memoryBytes = managed.memoryBytes;
+      this.#transition(managed, 'unloading', cause.reason);
       await this.#dropInstances(managed);
-      this.#transition(managed, 'unloaded', 'server stopping');
+      this.#transition(managed, 'unloaded', cause.reason);
+      this.#report('unload', managed, cause, { memory_bytes: memoryBytes });
     }
   }
 
@@ -326,8 +425,8 @@ export class ModelManager extends EventEmitter {
     }
   }
 
-  async #load(managed: ManagedVersion): Promise<void> {
-    this.#transition(managed, 'loading', 'load requested');
+  async #load(managed: ManagedVersion, cause: Cause): Promise<void> {
+    this.#transition(managed, 'loading', cause.reason);
     const release = await this.#loadLock.lock();
     const started = performance.now();
     try {
@@ -348,6 +447,11 @@ export class ModelManager extends EventEmitter {
       managed.failures = 0;
       managed.retryAt = 0;
       this.#transition(managed, 'ready', `loaded in ${Math.round(managed.loadMs)} ms`);
+      this.#report('load', managed, cause, {
+        load_ms: Math.round(managed.loadMs * 10) / 10,
+        memory_bytes: managed.memoryBytes,
+        instances: managed.instances.length,
+      });
       this.#logger.info(
         {
           model: managed.model,
@@ -369,6 +473,12 @@ export class ModelManager extends EventEmitter {
       managed.retryAt = Date.now() + backoff;
       const reason = error instanceof Error ? error.message : String(error);
       this.#transition(managed, 'failed', reason);
+      this.#report(
+        'load_failed',
+        managed,
+        { actor: cause.actor, reason },
+        { requested_because: cause.reason, retry_in_ms: backoff },
+      );
       this.#logger.error(
         { model: managed.model, version: managed.version, err: error, retryInMs: backoff },
         'model load failed',
@@ -467,10 +577,12 @@ export class ModelManager extends EventEmitter {
     while (this.usedBytes() + need > this.#settings.memoryBudgetBytes) {
       const victim = this.#leastRecentlyUsed(loading);
       if (victim) {
-        await this.unload(
+        const reason = `evicted to make room for ${loading.model} version ${loading.version}`;
+        await this.#unloadAs(
           victim.model,
           victim.version,
-          `evicted to make room for ${loading.model} version ${loading.version}`,
+          { actor: SYSTEM_ACTOR, reason },
+          'evict',
         );
         continue;
       }
@@ -526,12 +638,17 @@ export class ModelManager extends EventEmitter {
     return victim;
   }
 
-  async #unload(managed: ManagedVersion, reason: string): Promise<void> {
-    this.#transition(managed, 'unloading', reason);
+  async #unload(managed: ManagedVersion, cause: Cause, action: 'unload' | 'evict'): Promise<void> {
+    this.#transition(managed, 'unloading', cause.reason);
     await managed.drained();
+    const memoryBytes = managed.memoryBytes;
     await this.#dropInstances(managed);
-    this.#transition(managed, 'unloaded', reason);
-    this.#logger.info({ model: managed.model, version: managed.version, reason }, 'model unloaded');
+    this.#transition(managed, 'unloaded', cause.reason);
+    this.#report(action, managed, cause, { memory_bytes: memoryBytes });
+    this.#logger.info(
+      { model: managed.model, version: managed.version, reason: cause.reason },
+      'model unloaded',
+    );
   }
 
   async #dropInstances(managed: ManagedVersion): Promise<void> {
@@ -573,10 +690,34 @@ export class ModelManager extends EventEmitter {
       managed.instances = managed.instances.filter((instance) => !lost.has(instance.id));
       if (managed.instances.length === before) continue;
       if (managed.instances.length === 0 && managed.state === 'ready') {
+        const memoryBytes = managed.memoryBytes;
         managed.memoryBytes = 0;
         this.#transition(managed, 'unloaded', reason);
+        this.#report(
+          'unload',
+          managed,
+          { actor: SYSTEM_ACTOR, reason },
+          { memory_bytes: memoryBytes },
+        );
       }
     }
+  }
+
+  #report(
+    action: LoadActivity['action'],
+    managed: ManagedVersion,
+    cause: Cause,
+    details: Record<string, unknown>,
+  ): void {
+    const activity: LoadActivity = {
+      action,
+      model: managed.model,
+      version: managed.version,
+      actor: cause.actor,
+      reason: cause.reason,
+      details,
+    };
+    this.emit('activity', activity);
   }
 
   #transition(managed: ManagedVersion, to: LoadState, reason: string): void {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ArchiveError } from '../archives/archive-error.js';
 import type { ArchiveKind } from '../archives/entries.js';
 import { StewardError } from '../errors.js';
+import type { AuditRecorder } from '../registry/audit.js';
 import { MODEL_NAME_PATTERN, nowIso, type VersionRecord } from '../registry/records.js';
 import type { Registry } from '../registry/registry.js';
 import { detectFolderFormat, detectFormat, type Format } from '../runtimes/formats.js';
@@ -75,6 +76,7 @@ export class Publisher {
   readonly #checks: UploadCheckHandler;
   readonly #maxUploadBytes: number;
   readonly #inspectTimeoutMs: number;
+  readonly #audit: AuditRecorder;
   readonly #logger: Logger;
 
   constructor(options: {
@@ -89,6 +91,7 @@ export class Publisher {
     checks: UploadCheckHandler;
     maxUploadBytes: number;
     inspectTimeoutMs: number;
+    audit: AuditRecorder;
     logger: Logger;
   }) {
     this.#registry = options.registry;
@@ -102,6 +105,7 @@ export class Publisher {
     this.#checks = options.checks;
     this.#maxUploadBytes = options.maxUploadBytes;
     this.#inspectTimeoutMs = options.inspectTimeoutMs;
+    this.#audit = options.audit;
     this.#logger = options.logger;
   }
 
@@ -184,6 +188,20 @@ export class Publisher {
     }
     await this.#catalog.refreshModel(request.model);
     if (result.created) {
+      this.#audit.record({
+        action: 'upload',
+        model: result.record.model,
+        version: result.record.version,
+        actor: request.actor,
+        reason: '',
+        details: {
+          description: result.record.description,
+          sha256: result.record.sha256,
+          size_bytes: result.record.sizeBytes,
+          format: result.record.format,
+          source_name: result.record.sourceName,
+        },
+      });
       this.#logger.info(
         {
           model: result.record.model,
@@ -200,9 +218,10 @@ export class Publisher {
 
   async #rollback(record: VersionRecord, actor: string): Promise<void> {
     try {
-      await this.#lifecycle.deleteVersion(record, { force: true, actor });
+      const reason = 'upload rolled back because its alias could not move';
+      await this.#lifecycle.deleteVersion(record, { force: true, actor, reason });
       if (this.#catalog.versions(record.model).length === 0) {
-        await this.#lifecycle.deleteModel(record.model, { force: true, actor });
+        await this.#lifecycle.deleteModel(record.model, { force: true, actor, reason });
       }
       this.#logger.info(
         { model: record.model, version: record.version, actor },

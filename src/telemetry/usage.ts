@@ -11,6 +11,7 @@ import {
   type Stage,
 } from './figures.js';
 import { bucketOf } from './histogram.js';
+import { LatencySeries } from './latency-series.js';
 import { latencyPercentiles, roundMs, SlidingWindow } from './window.js';
 
 export type { FailureCause, Outcome, RequestSummary } from './figures.js';
@@ -101,6 +102,8 @@ export class UsageTracker {
   readonly #logger: Logger;
   readonly #entries = new Map<string, Entry>();
   #pendingSamples: ViolationSample[] = [];
+  /** Per-minute latency of the last two hours, for charts; in memory only. */
+  readonly series = new LatencySeries();
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
 
@@ -134,6 +137,9 @@ export class UsageTracker {
     addRequest(entry.total, summary, bucket, at);
     addRequest(entry.pending, summary, bucket, at);
     entry.window.add(summary.outcome, bucket, summary.violations.length > 0);
+    if (summary.outcome !== 'bad_request') {
+      this.series.add(model, version, summary.latencyMs, summary.outcome !== 'success');
+    }
   }
 
   /**
@@ -213,6 +219,7 @@ export class UsageTracker {
     this.#pendingSamples = this.#pendingSamples.filter(
       (sample) => sample.model !== model || sample.version !== version,
     );
+    this.series.forget(model, version);
     await this.#repository.deleteVersion(model, version);
   }
 

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { StewardError } from '../../errors.js';
 import type { Steward } from '../../steward.js';
 import { actorOf } from '../auth.js';
+import { optionalText } from '../fields.js';
 import { presentLoaded, presentVersion } from '../present.js';
 
 interface VersionParams {
@@ -11,6 +12,7 @@ interface VersionParams {
 
 interface ForceQuery {
   force?: string;
+  reason?: string;
 }
 
 function isForced(query: ForceQuery): boolean {
@@ -37,7 +39,7 @@ export function lifecycleRoutes(app: FastifyInstance, steward: Steward): void {
     '/api/v1/models/:name/versions/:version/load',
     async (request) => {
       const record = steward.catalog.resolve(request.params.name, request.params.version);
-      await steward.lifecycle.load(record);
+      await steward.lifecycle.load(record, actorOf(request));
       return presentVersion(steward, record);
     },
   );
@@ -46,7 +48,7 @@ export function lifecycleRoutes(app: FastifyInstance, steward: Steward): void {
     '/api/v1/models/:name/versions/:version/unload',
     async (request) => {
       const record = steward.catalog.resolve(request.params.name, request.params.version);
-      await steward.manager.unload(record.model, record.version, `unloaded by ${actorOf(request)}`);
+      await steward.lifecycle.unload(record, actorOf(request));
       return presentVersion(steward, record);
     },
   );
@@ -59,7 +61,7 @@ export function lifecycleRoutes(app: FastifyInstance, steward: Steward): void {
         const record = steward.catalog.resolve(request.params.name, request.params.version);
         steward.lifecycle.setPinned(record, method === 'PUT', actorOf(request));
         // A pin keeps a version loaded, so pinning loads it now rather than on its next request.
-        if (method === 'PUT') await steward.lifecycle.load(record);
+        if (method === 'PUT') await steward.lifecycle.load(record, actorOf(request), 'pinned');
         return presentVersion(steward, record);
       },
     });
@@ -72,6 +74,7 @@ export function lifecycleRoutes(app: FastifyInstance, steward: Steward): void {
       const result = await steward.lifecycle.deleteVersion(record, {
         force: isForced(request.query),
         actor: actorOf(request),
+        reason: optionalText(request.query.reason, 'reason'),
       });
       return {
         model: result.model,
@@ -97,6 +100,7 @@ export function lifecycleRoutes(app: FastifyInstance, steward: Steward): void {
       const results = await steward.lifecycle.deleteModel(request.params.name, {
         force: isForced(request.query),
         actor: actorOf(request),
+        reason: optionalText(request.query.reason, 'reason'),
       });
       return {
         model: request.params.name,

@@ -61,7 +61,7 @@ export function repositoryRoutes(app: FastifyInstance, steward: Steward): void {
         request.params.name,
         version === undefined ? undefined : String(version),
       );
-      await steward.lifecycle.load(record);
+      await steward.lifecycle.load(record, actorOf(request));
       return {};
     },
   );
@@ -73,7 +73,7 @@ export function repositoryRoutes(app: FastifyInstance, steward: Steward): void {
         field: 'name',
       });
     }
-    await steward.lifecycle.unloadModel(name, `unloaded by ${actorOf(request)}`);
+    await steward.lifecycle.unloadModel(name, actorOf(request));
     return {};
   });
 }

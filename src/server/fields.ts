@@ -1,0 +1,80 @@
+import { StewardError } from '../errors.js';
+
+/**
+ * Readers of optional query and body fields. Each returns undefined for a missing field and
+ * rejects anything else that is not valid with a 400 that names the field and the expected form.
+ */
+
+export function optionalText(value: unknown, field: string, maxLength = 1000): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length > maxLength) {
+    throw invalid(field, `a single text of at most ${maxLength} characters`, value);
+  }
+  return value;
+}
+
+export function optionalBoolean(value: unknown, field: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw invalid(field, 'true or false', value);
+}
+
+export function optionalInteger(
+  value: unknown,
+  field: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const number = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isSafeInteger(number) || number < min || number > max) {
+    throw invalid(field, `a whole number from ${min} to ${max}`, value);
+  }
+  return number;
+}
+
+/** Reads an ISO-8601 time and returns it normalized to UTC with milliseconds, as stored. */
+export function optionalTime(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    throw invalid(field, 'an ISO-8601 time such as 2026-12-01T00:00:00Z', value);
+  }
+  return new Date(ms).toISOString();
+}
+
+export function optionalChoice<T extends string>(
+  value: unknown,
+  field: string,
+  choices: readonly T[],
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !choices.includes(value as T)) {
+    throw invalid(field, `one of ${choices.join(', ')}`, value);
+  }
+  return value as T;
+}
+
+/** Returns the body as an object; a missing body reads as an empty object. */
+export function bodyObject(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw new StewardError('INVALID_ARGUMENT', 'the request body must be a JSON object', {
+      field: 'body',
+    });
+  }
+  return body as Record<string, unknown>;
+}
+
+function invalid(field: string, expected: string, value: unknown): StewardError {
+  const received = Array.isArray(value) ? 'the field more than once' : JSON.stringify(value);
+  return new StewardError(
+    'INVALID_ARGUMENT',
+    `${field} must be ${expected}; received ${received}`,
+    {
+      field,
+    },
+  );
+}
