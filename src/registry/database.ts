@@ -3,6 +3,7 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type Migration, type MigrationProvider, Migrator, SqliteDialect } from 'kysely';
 import { initialSchema } from './migrations/0001-initial.js';
+import { stagingSchema } from './migrations/0004-staging.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -16,6 +17,7 @@ export interface RegistryDatabase {
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001-initial': initialSchema(dialect),
+    '0004-staging': stagingSchema(),
   };
 }
 

@@ -1,7 +1,8 @@
 import { AliasRepository } from './aliases.js';
 import { migrateToLatest, openSqlite, type RegistryDatabase } from './database.js';
 import { ModelRepository } from './models.js';
-import { UsageRepository } from './usage.js';
+import { StagingRepository } from './staging.js';
+import { SHADOW_USAGE, UsageRepository } from './usage.js';
 
 /** The registry: one database, and one repository per concept stored in it. */
 export class Registry {
@@ -9,12 +10,17 @@ export class Registry {
   readonly models: ModelRepository;
   readonly aliases: AliasRepository;
   readonly usage: UsageRepository;
+  /** Usage of shadow runs on staging versions, stored apart from live usage. */
+  readonly shadowUsage: UsageRepository;
+  readonly staging: StagingRepository;
 
   constructor(database: RegistryDatabase) {
     this.database = database;
     this.models = new ModelRepository(database.db);
     this.aliases = new AliasRepository(database.db);
     this.usage = new UsageRepository(database.db);
+    this.shadowUsage = new UsageRepository(database.db, SHADOW_USAGE);
+    this.staging = new StagingRepository(database.db);
   }
 
   /** Opens the SQLite registry in `dataDir` and applies pending migrations. */

@@ -11,6 +11,10 @@ export interface Database {
   alias_history: AliasHistoryTable;
   version_usage: VersionUsageTable;
   usage_latency_buckets: LatencyBucketTable;
+  shadow_usage: VersionUsageTable;
+  shadow_latency_buckets: LatencyBucketTable;
+  staging_settings: StagingSettingsTable;
+  staging_comparisons: StagingComparisonTable;
   meta: MetaTable;
 }
 
@@ -78,6 +82,27 @@ export interface LatencyBucketTable {
   /** Index into the fixed bucket bounds of the latency histogram. */
   bucket: number;
   count: number;
+}
+
+/** Per-model overrides of the staging defaults; null keeps the configured default. */
+export interface StagingSettingsTable {
+  model_name: string;
+  shadow_percent: number | null;
+  canary_percent: number | null;
+  canary_header: string | null;
+  tolerance: number | null;
+  updated_at: string;
+}
+
+/** Running comparison totals of one model's staging version against its production version. */
+export interface StagingComparisonTable {
+  model_name: string;
+  production_version: number;
+  staging_version: number;
+  started_at: string;
+  updated_at: string;
+  /** JSON of the totals: counts, per-output figures and latency histograms. */
+  totals: string;
 }
 
 export interface MetaTable {
