@@ -376,10 +376,12 @@ export class ModelManager extends EventEmitter {
   /** Loads each copy on its own worker and returns the memory they added together. */
   async #loadInstances(managed: ManagedVersion, location: string): Promise<number> {
     const used = new Set<number>();
+    const siblings = this.#siblingSlots(managed);
     let measured = 0;
     const copies = Math.min(this.#settings.instances, this.#pool.size);
     for (let copy = 0; copy < copies; copy += 1) {
-      const slot = this.#pool.leastBusy(used);
+      const avoid = new Set([...used, ...siblings]);
+      const slot = this.#pool.leastBusy(avoid.size < this.#pool.size ? avoid : used);
       used.add(slot);
       const id = `${managed.key}#${randomUUID()}`;
       const timeoutMs = this.#settings.loadTimeoutMs;
@@ -400,6 +402,20 @@ export class ModelManager extends EventEmitter {
       }
     }
     return measured;
+  }
+
+  /**
+   * Returns the workers that hold copies of other versions of the same model. A new version
+   * goes elsewhere when a worker is free of them, so a slow staging version running shadow
+   * requests does not hold up the production version's requests on the same worker thread.
+   */
+  #siblingSlots(managed: ManagedVersion): Set<number> {
+    const slots = new Set<number>();
+    for (const other of this.#versions.values()) {
+      if (other === managed || other.model !== managed.model) continue;
+      for (const instance of other.instances) slots.add(instance.slot);
+    }
+    return slots;
   }
 
   /**
