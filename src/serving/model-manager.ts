@@ -51,6 +51,12 @@ export type ManagerSettings = Pick<
 
 const MAX_BACKOFF_MS = 3_600_000;
 
+/** How long a request may wait for its version: the limit, and when it ends (epoch ms). */
+interface LoadWait {
+  readonly deadline: number;
+  readonly limitMs: number;
+}
+
 /**
  * Keeps the loaded versions within the memory budget. Loads are lazy and single-flight, run one
  * at a time so each load's memory growth is its own, and evict least-recently-used versions
@@ -121,36 +127,57 @@ export class ModelManager extends EventEmitter {
       .map(describe);
   }
 
+  /**
+   * Returns whether `record` is loaded, or could load by evicting only versions other than
+   * `keep`. Shadow runs check this before they load a staging version, so the load does not
+   * evict production.
+   */
+  fitsBeside(record: VersionRecord, keep: VersionRecord): boolean {
+    // NOTE: the check and the load are not atomic. A version that becomes busy in between
+    // can leave `keep` as the only version to evict.
+    const managed = this.track(record);
+    if (managed.state === 'ready') return true;
+    const keepKey = versionKey(keep.model, keep.version);
+    let held = this.#reservedBytes;
+    for (const other of this.#versions.values()) {
+      if (other === managed) continue;
+      if (!other.evictable || other.key === keepKey) held += other.memoryBytes;
+    }
+    const estimate = Math.max(managed.lastMeasuredBytes, record.sizeBytes);
+    return held + estimate <= this.#settings.memoryBudgetBytes;
+  }
+
   /** Whether a request for this version would run now without waiting for a load. */
   isReady(record: VersionRecord): boolean {
     return this.#versions.get(versionKey(record.model, record.version))?.state === 'ready';
   }
 
   /**
-   * Holds a version for one request, loading it first when needed. Waits at most the
-   * configured load wait, then fails with 503 while the load itself goes on.
+   * Holds a version for one request, loading it first when needed. Waits at most `waitMs`
+   * (default: the configured load wait), then fails with 503 while the load itself goes on.
    */
-  async acquire(record: VersionRecord): Promise<Lease> {
+  async acquire(record: VersionRecord, options: { waitMs?: number } = {}): Promise<Lease> {
     const managed = this.track(record);
-    const deadline = Date.now() + this.#settings.loadWaitMs;
+    const limitMs = options.waitMs ?? this.#settings.loadWaitMs;
+    const wait: LoadWait = { deadline: Date.now() + limitMs, limitMs };
     // Counted as waiting until leased, so the load this request waits for cannot be evicted
     // by the next load before the request gets to use it.
     managed.lastTicket += 1;
     const ticket = managed.lastTicket;
     managed.waiting.add(ticket);
     try {
-      return await this.#acquire(managed, ticket, deadline);
+      return await this.#acquire(managed, ticket, wait);
     } finally {
       managed.waiting.delete(ticket);
     }
   }
 
-  async #acquire(managed: ManagedVersion, ticket: number, deadline: number): Promise<Lease> {
+  async #acquire(managed: ManagedVersion, ticket: number, wait: LoadWait): Promise<Lease> {
     for (;;) {
       switch (managed.state) {
         case 'ready':
           if (managed.admits(ticket)) return this.#lease(managed);
-          await this.#waitFor(managed.nextTransition(), managed, deadline);
+          await this.#waitFor(managed.nextTransition(), managed, wait);
           continue;
         case 'archived':
           throw new StewardError(
@@ -168,13 +195,13 @@ export class ModelManager extends EventEmitter {
           }
           break;
         case 'unloading':
-          await this.#waitFor(managed.unloading, managed, deadline);
+          await this.#waitFor(managed.unloading, managed, wait);
           continue;
         default:
           break;
       }
       try {
-        await this.#waitFor(this.load(managed.record), managed, deadline);
+        await this.#waitFor(this.load(managed.record), managed, wait);
       } catch (error) {
         if ((managed.state as LoadState) === 'ready') continue;
         throw error;
@@ -299,17 +326,17 @@ export class ModelManager extends EventEmitter {
   async #waitFor(
     work: Promise<void> | undefined,
     managed: ManagedVersion,
-    deadline: number,
+    wait: LoadWait,
   ): Promise<void> {
     if (!work) return;
     try {
-      await withTimeout(work, deadline - Date.now(), 'load wait exceeded');
+      await withTimeout(work, wait.deadline - Date.now(), 'load wait exceeded');
     } catch (error) {
       if (!(error instanceof TimeoutError)) throw error;
       throw new StewardError(
         'MODEL_NOT_READY',
         `model "${managed.model}" version ${managed.version} is still ${managed.state} after ` +
-          `${this.#settings.loadWaitMs} ms; retry later`,
+          `${wait.limitMs} ms; retry later`,
       );
     }
   }
