@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
 import { ALIAS_NAME_PATTERN, type AliasChange, nowIso } from '../registry/records.js';
@@ -16,8 +17,10 @@ export interface AliasRequest {
  * Moves aliases without dropping a request. Moving `production` (or any alias whose versions
  * are preloaded) loads the new version first, switches the alias once it is ready, then
  * unloads the old version after its requests in flight finish.
+ *
+ * Events: `changed` (change: AliasChange) after each alias move or removal.
  */
-export class AliasService {
+export class AliasService extends EventEmitter {
   readonly #registry: Registry;
   readonly #catalog: Catalog;
   readonly #manager: ModelManager;
@@ -31,6 +34,7 @@ export class AliasService {
     preloadAliases: readonly string[],
     logger: Logger,
   ) {
+    super();
     this.#registry = registry;
     this.#catalog = catalog;
     this.#manager = manager;
@@ -91,6 +95,7 @@ export class AliasService {
       'alias moved',
     );
     if (previous !== undefined) this.#retireOld(request.model, previous, request.alias);
+    if (change) this.emit('changed', change);
     return change;
   }
 
@@ -117,6 +122,7 @@ export class AliasService {
       'alias removed',
     );
     this.#retireOld(request.model, previous, request.alias);
+    if (change) this.emit('changed', change);
     return change;
   }
 
