@@ -10,6 +10,7 @@ import type { ManagedVersion, Transition } from './serving/managed-version.js';
 import { ModelFiles } from './serving/model-files.js';
 import { ModelManager } from './serving/model-manager.js';
 import { Publisher } from './serving/publisher.js';
+import { Staging } from './serving/staging/staging.js';
 import { WorkerPool } from './serving/worker-pool.js';
 import { LocalArtifactStore } from './storage/local-store.js';
 import { UnpackedArchives } from './storage/unpacked-archives.js';
@@ -30,7 +31,10 @@ export class Steward {
   readonly catalog: Catalog;
   readonly manager: ModelManager;
   readonly usage: UsageTracker;
+  /** Usage of shadow runs on staging versions, apart from live usage. */
+  readonly shadowUsage: UsageTracker;
   readonly aliases: AliasService;
+  readonly staging: Staging;
   readonly publisher: Publisher;
   readonly inference: InferenceService;
   readonly lifecycle: LifecycleService;
@@ -58,6 +62,10 @@ export class Steward {
       logger.child({ component: 'models' }),
     );
     this.usage = new UsageTracker(registry.usage, logger.child({ component: 'usage' }));
+    this.shadowUsage = new UsageTracker(
+      registry.shadowUsage,
+      logger.child({ component: 'usage', traffic: 'shadow' }),
+    );
     this.aliases = new AliasService(
       registry,
       this.catalog,
@@ -65,15 +73,25 @@ export class Steward {
       config.preloadAliases,
       logger.child({ component: 'aliases' }),
     );
+    this.staging = new Staging({
+      registry,
+      catalog: this.catalog,
+      manager: this.manager,
+      aliases: this.aliases,
+      shadowUsage: this.shadowUsage,
+      config,
+      logger: logger.child({ component: 'staging' }),
+    });
     this.lifecycle = new LifecycleService({
       registry,
       catalog: this.catalog,
       manager: this.manager,
       store,
       unpacked,
-      usage: this.usage,
+      usage: [this.usage, this.shadowUsage],
       logger: logger.child({ component: 'lifecycle' }),
     });
+    this.lifecycle.on('model-deleted', (model: string) => this.staging.forgetModel(model));
     this.publisher = new Publisher({
       registry,
       catalog: this.catalog,
@@ -87,7 +105,7 @@ export class Steward {
       inspectTimeoutMs: config.loadTimeoutMs,
       logger: logger.child({ component: 'registry' }),
     });
-    this.inference = new InferenceService(this.catalog, this.manager, this.usage, logger);
+    this.inference = new InferenceService(this.staging.router, this.manager, this.usage, logger);
     this.manager.on('transition', (managed: ManagedVersion, transition: Transition) => {
       this.#persistLoadOutcome(managed, transition).catch((error: unknown) => {
         logger.error(
@@ -136,6 +154,7 @@ export class Steward {
     for (const record of steward.catalog.allVersions()) steward.manager.track(record);
     await steward.usage.load();
     steward.usage.start(config.usageFlushMs);
+    await steward.staging.open();
     steward.manager.startIdleSweeper();
     return steward;
   }
@@ -149,6 +168,8 @@ export class Steward {
     if (this.#closed) return;
     this.#closed = true;
     const deadline = Date.now() + this.config.drainTimeoutMs;
+    // Shadow work stops first, so no new shadow run takes a version during the drain.
+    await this.staging.close(deadline);
     if (!(await this.manager.drain(deadline))) {
       this.logger.warn(
         { drainTimeoutMs: this.config.drainTimeoutMs },

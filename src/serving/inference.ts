@@ -1,41 +1,53 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
 import type { VersionRecord } from '../registry/records.js';
 import { InvalidInputError } from '../runtimes/runtime.js';
 import type { UsageTracker } from '../telemetry/usage.js';
+import { copyTensors } from '../tensors/copy.js';
 import { parseInferenceRequest } from '../tensors/request.js';
 import { type EncodedResponse, encodeInferenceResponse } from '../tensors/response.js';
-import type { Catalog } from './catalog.js';
 import type { Lease, ModelManager } from './model-manager.js';
+import type { StagingRouter } from './staging/routing.js';
+import type { ShadowRequest } from './staging/shadow.js';
 import { WorkerLostError } from './worker-pool.js';
 import type { RunReply } from './worker-protocol.js';
 
 export interface InferenceResult {
   readonly record: VersionRecord;
   readonly response: EncodedResponse;
+  /** Set when the request is to be mirrored to the staging version once the response is sent. */
+  readonly shadow: ShadowRequest | undefined;
 }
 
-/** Runs one inference request: resolve, validate, acquire, run, encode, record usage. */
+/** Runs one inference request: route, validate, acquire, run, encode, record usage. */
 export class InferenceService {
-  readonly #catalog: Catalog;
+  readonly #router: StagingRouter;
   readonly #manager: ModelManager;
   readonly #usage: UsageTracker;
   readonly #logger: Logger;
 
-  constructor(catalog: Catalog, manager: ModelManager, usage: UsageTracker, logger: Logger) {
-    this.#catalog = catalog;
+  constructor(router: StagingRouter, manager: ModelManager, usage: UsageTracker, logger: Logger) {
+    this.#router = router;
     this.#manager = manager;
     this.#usage = usage;
     this.#logger = logger;
   }
 
+  /**
+   * Runs a request on the version that `reference` (a number or alias) names, or that the
+   * model's aliases and canary weight pick when it names none. `headers` carry the canary's
+   * sticky key.
+   */
   async infer(
     modelName: string,
     reference: string | undefined,
     body: unknown,
     binary?: Buffer,
+    headers: IncomingHttpHeaders = {},
   ): Promise<InferenceResult> {
-    const record = this.#catalog.resolve(modelName, reference);
+    const route = this.#router.route(modelName, reference, headers);
+    const record = route.record;
     const started = performance.now();
     const elapsed = () => performance.now() - started;
 
@@ -55,6 +67,8 @@ export class InferenceService {
       throw error;
     }
 
+    // The run hands the input buffers to the worker thread, so a shadow run needs its own copy.
+    const shadowInputs = route.shadow ? copyTensors(request.inputs) : undefined;
     let reply: RunReply;
     try {
       reply = await lease.run(request.inputs, request.outputs);
@@ -84,7 +98,19 @@ export class InferenceService {
       );
     }
     this.#usage.record(record.model, record.version, 'success', elapsed());
-    return { record, response };
+    const shadow =
+      route.shadow && shadowInputs
+        ? {
+            ...route.shadow,
+            production: record,
+            requestId: request.id,
+            inputs: shadowInputs,
+            outputNames: request.outputs,
+            outputs: reply.outputs,
+            productionComputeMs: reply.computeNs / 1e6,
+          }
+        : undefined;
+    return { record, response, shadow };
   }
 
   /**

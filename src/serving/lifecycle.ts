@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
 import type { VersionRecord } from '../registry/records.js';
@@ -21,14 +22,17 @@ export interface DeleteResult {
  * Explicit lifecycle operations on versions: load, unload, pin and delete. Deletion waits for
  * the version's requests in flight, unloads it, and removes its artifact only when no other
  * version shares the bytes.
+ *
+ * Events: `model-deleted` (model: string) once a model and all its versions are gone.
  */
-export class LifecycleService {
+export class LifecycleService extends EventEmitter {
   readonly #registry: Registry;
   readonly #catalog: Catalog;
   readonly #manager: ModelManager;
   readonly #store: ArtifactStore;
   readonly #unpacked: UnpackedArchives;
-  readonly #usage: UsageTracker;
+  /** Every usage tracker that counts versions: live usage and shadow usage. */
+  readonly #usage: readonly UsageTracker[];
   readonly #logger: Logger;
 
   constructor(options: {
@@ -37,9 +41,10 @@ export class LifecycleService {
     manager: ModelManager;
     store: ArtifactStore;
     unpacked: UnpackedArchives;
-    usage: UsageTracker;
+    usage: readonly UsageTracker[];
     logger: Logger;
   }) {
+    super();
     this.#registry = options.registry;
     this.#catalog = options.catalog;
     this.#manager = options.manager;
@@ -98,7 +103,7 @@ export class LifecycleService {
     await this.#registry.models.deleteVersion(record.model, record.version);
     await this.#catalog.refreshModel(record.model);
     await this.#manager.forget(record.model, record.version, 'version deleted');
-    await this.#usage.forget(record.model, record.version);
+    for (const usage of this.#usage) await usage.forget(record.model, record.version);
 
     const artifactRemoved = (await this.#registry.models.countBySha(record.sha256)) === 0;
     if (artifactRemoved) {
@@ -142,6 +147,7 @@ export class LifecycleService {
     await this.#registry.models.deleteModel(model);
     await this.#catalog.refreshModel(model);
     this.#logger.info({ model, actor: options.actor }, 'model deleted');
+    this.emit('model-deleted', model);
     return results;
   }
 }
