@@ -9,20 +9,22 @@ import type { AliasService } from '../aliases.js';
 import type { Catalog } from '../catalog.js';
 import type { ModelManager } from '../model-manager.js';
 import { ComparisonBook } from './comparison-book.js';
+import { Promotion } from './promotion.js';
 import { StagingRouter } from './routing.js';
 import { type StagingPatch, StagingSettings } from './settings.js';
 import { ShadowRunner } from './shadow.js';
 
 /**
  * Staging of candidate versions: shadow runs of production requests on the version behind the
- * `staging` alias, their comparison with production, and canary routing of live traffic.
- * Built once per Steward instance.
+ * `staging` alias, their comparison with production, canary routing of live traffic, and
+ * promotion and rollback. Built once per Steward instance.
  */
 export class Staging {
   readonly settings: StagingSettings;
   readonly comparisons: ComparisonBook;
   readonly router: StagingRouter;
   readonly shadow: ShadowRunner;
+  readonly promotion: Promotion;
   readonly #catalog: Catalog;
   readonly #usage: UsageTracker;
   readonly #flushMs: number;
@@ -60,6 +62,7 @@ export class Staging {
       settings: config,
       logger,
     });
+    this.promotion = new Promotion(catalog, options.aliases, this.comparisons, logger);
     options.aliases.on('changed', (change: AliasChange) => {
       if (change.alias === 'production' || change.alias === 'staging') {
         this.comparisons.end(change.model, `alias "${change.alias}" moved`);
