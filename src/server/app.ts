@@ -10,6 +10,7 @@ import { inferenceRoutes } from './routes/inference.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
 import { modelRoutes } from './routes/models.js';
 import { repositoryRoutes } from './routes/repository.js';
+import { stagingRoutes } from './routes/staging.js';
 
 /** Builds the HTTP server over a Steward instance; the caller listens and closes it. */
 export async function buildServer(steward: Steward): Promise<FastifyInstance> {
@@ -54,6 +55,7 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   aliasRoutes(app, steward);
   lifecycleRoutes(app, steward);
   repositoryRoutes(app, steward);
+  stagingRoutes(app, steward);
   await app.register(async (scope) => inferenceRoutes(scope, steward));
   await app.register(async (scope) => modelRoutes(scope, steward));
   return app;

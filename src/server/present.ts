@@ -2,6 +2,8 @@ import { healthOf } from '../governance/health.js';
 import type { ModelRecord, VersionRecord } from '../registry/records.js';
 import { platformOf } from '../runtimes/formats.js';
 import type { Steward } from '../steward.js';
+import type { UsageSnapshot } from '../telemetry/usage.js';
+import { presentStaging } from './present-staging.js';
 
 /** The management API's view of a version: registry facts, load state, usage and health. */
 export function presentVersion(steward: Steward, record: VersionRecord) {
@@ -37,16 +39,21 @@ export function presentVersion(steward: Steward, record: VersionRecord) {
       instances: load.instances,
       retry_at: load.retryAt,
     },
-    usage: {
-      requests: usage.requests,
-      successes: usage.successes,
-      errors: usage.errors,
-      client_errors: usage.clientErrors,
-      first_used_at: usage.firstUsedAt,
-      last_used_at: usage.lastUsedAt,
-      latency_ms: usage.latencyMs,
-    },
+    usage: presentUsage(usage),
+    shadow_usage: presentUsage(steward.shadowUsage.snapshot(record.model, record.version)),
     signature: record.signature,
+  };
+}
+
+function presentUsage(usage: UsageSnapshot) {
+  return {
+    requests: usage.requests,
+    successes: usage.successes,
+    errors: usage.errors,
+    client_errors: usage.clientErrors,
+    first_used_at: usage.firstUsedAt,
+    last_used_at: usage.lastUsedAt,
+    latency_ms: usage.latencyMs,
   };
 }
 
@@ -59,6 +66,7 @@ export function presentModel(steward: Steward, model: ModelRecord) {
     labels: model.labels,
     created_at: model.createdAt,
     aliases,
+    staging: presentStaging(steward, model.name),
     versions: steward.catalog.versions(model.name).map((record) => presentVersion(steward, record)),
   };
 }
