@@ -6,6 +6,7 @@ import type { ClientOptions } from './client.js';
 import { registerInferCommand } from './commands/infer.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerRegistryCommands } from './commands/registry.js';
+import { registerStagingCommands } from './commands/staging.js';
 import { serve } from './serve.js';
 
 const program = new Command()
@@ -60,6 +61,7 @@ serveCommand.action(async (options: Record<string, unknown> & { config?: string 
 registerRegistryCommands(program, client);
 registerInferCommand(program, client);
 registerLifecycleCommands(program, client);
+registerStagingCommands(program, client);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`steward: ${error instanceof Error ? error.message : String(error)}`);
