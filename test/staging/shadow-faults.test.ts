@@ -124,12 +124,14 @@ describe('faulty staging versions', () => {
       method: 'POST',
     });
     assert.equal(load.status, 200, JSON.stringify(load.body));
+
     const body = { inputs: [{ name: 'x', datatype: 'INT64', shape: [2], data: [5, 7] }] };
     for (let index = 0; index < 4; index += 1) {
       const response = await infer(server.url, 'fragile', body);
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.deepEqual(response.body.outputs[0].data, [2.5, 3.5]);
     }
+
     const comparison = await waitForComparison(server.url, 'fragile', settled(4));
     assert.equal(comparison.shadow.errors, 4);
     assert.equal(comparison.shadow.compared, 0);
@@ -137,6 +139,7 @@ describe('faulty staging versions', () => {
       comparison.summary,
       /no compared requests yet against production v1; 4 shadow runs failed$/,
     );
+
     const staging = (await call(`${server.url}/api/v1/models/fragile/versions/2`)).body;
     assert.equal(staging.shadow_usage.errors, 4);
     const production = (await call(`${server.url}/api/v1/models/fragile/versions/1`)).body;

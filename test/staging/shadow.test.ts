@@ -31,7 +31,7 @@ async function postRaw(url: string, body: unknown): Promise<RawResponse> {
   };
 }
 
-/** Top-1 classes of each row, as one version answers a request named to it. */
+/** Returns the top-1 class of each row from one version, by naming it in the request. */
 async function classesOf(url: string, body: object, version: string): Promise<number[]> {
   // JSON outputs, whatever the request asked for, so the logits can be read here.
   const response = await infer(url, 'digits', { ...body, parameters: undefined }, version);
@@ -44,7 +44,7 @@ describe('shadow traffic', () => {
   let bodies: object[];
 
   before(async () => {
-    // The queue holds every request of the load below, so none is dropped for room.
+    // The queue has room for every request of the load below, so none is dropped.
     server = await startTestServer({ shadowQueueSize: 100_000 });
     const v1 = await push(server.url, 'digits', example('digits-mlp'), { alias: 'production' });
     assert.equal(v1.status, 201, JSON.stringify(v1.body));
@@ -69,7 +69,7 @@ describe('shadow traffic', () => {
     const quiet = (await call(`${server.url}/api/v1/models/digits/comparison`)).body;
     assert.equal(quiet.shadow.mirrored, 0, 'shadow_percent 0 mirrors nothing');
 
-    // What the comparison should find, from each version answering on its own.
+    // What the comparison should find, from each version run on its own.
     let agreeing = 0;
     let rows = 0;
     let rowsAgreeing = 0;

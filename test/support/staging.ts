@@ -66,7 +66,7 @@ export async function waitForComparison(
   throw new Error(`comparison of ${model} did not settle: ${JSON.stringify(last?.shadow ?? last)}`);
 }
 
-/** Whether every mirrored request of a comparison has been compared, failed or dropped. */
+/** Returns a check that every mirrored request of a comparison was compared, failed or dropped. */
 export function settled(expectedMirrored: number): (comparison: any) => boolean {
   return (comparison) =>
     comparison.active === true &&
@@ -74,7 +74,7 @@ export function settled(expectedMirrored: number): (comparison: any) => boolean 
     comparison.shadow.pending === 0;
 }
 
-/** Sets a model's staging overrides through the API and checks the answer. */
+/** Sets a model's staging overrides through the API and checks the response status. */
 export async function setStaging(
   url: string,
   model: string,
