@@ -146,6 +146,10 @@ export class ShadowRunner {
       this.#queuedBytes -= job.bytes;
       const run = this.#run(job)
         .catch((error: unknown) => {
+          if (!job.settled) {
+            job.settled = true;
+            job.comparison.countError();
+          }
           this.#logger.error(
             { model: job.staging.model, version: job.staging.version, err: error },
             'shadow run failed unexpectedly',
@@ -199,17 +203,26 @@ export class ShadowRunner {
     );
     if (!this.#comparisons.isCurrent(job.comparison)) return;
 
-    const difference = compareOutputs(job.outputs, reply.outputs, job.comparison.tolerance);
-    job.comparison.record(
-      difference,
-      { productionMs: job.productionComputeMs, stagingMs: reply.computeNs / 1e6 },
-      () => ({
-        requestId: job.requestId ?? null,
-        inputs: job.inputs.map(toSampleTensor),
-        production: job.outputs.map(toSampleTensor),
-        staging: reply.outputs.map(toSampleTensor),
-      }),
-    );
+    try {
+      const difference = compareOutputs(job.outputs, reply.outputs, job.comparison.tolerance);
+      job.comparison.record(
+        difference,
+        { productionMs: job.productionComputeMs, stagingMs: reply.computeNs / 1e6 },
+        () => ({
+          requestId: job.requestId ?? null,
+          inputs: job.inputs.map(toSampleTensor),
+          production: job.outputs.map(toSampleTensor),
+          staging: reply.outputs.map(toSampleTensor),
+        }),
+      );
+    } catch (error) {
+      // Counted, so the request does not stay pending in the comparison forever.
+      job.comparison.countError();
+      this.#logger.error(
+        { model: job.staging.model, version: job.staging.version, err: error },
+        'comparing shadow outputs failed',
+      );
+    }
   }
 
   #drop(job: Job, reason: DropReason, detail?: string): void {
