@@ -17,6 +17,9 @@ export interface RegistryDatabase {
 function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '0001-initial': initialSchema(dialect),
+    // NOTE: 0002 and 0003 are left free for other migrations. A database that ran 0004
+    // without them fails to open once they are added, because Kysely's migrator requires
+    // migrations to run in name order (allowUnorderedMigrations is off).
     '0004-staging': stagingSchema(),
   };
 }
