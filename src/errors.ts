@@ -16,6 +16,10 @@ export const ERROR_CODES = {
   VERSION_NOT_FOUND: { status: 404, summary: 'The model has no such version or alias.' },
   ROUTE_NOT_FOUND: { status: 404, summary: 'No route matches the method and path.' },
   CONFLICT: { status: 409, summary: 'The change conflicts with the current registry state.' },
+  PROMOTION_GATE_FAILED: {
+    status: 409,
+    summary: 'The staging comparison is below the minimum the promotion asked for.',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, summary: 'The request body exceeds the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: 'The request Content-Type is not accepted.' },
   MODEL_TOO_LARGE: {

@@ -18,6 +18,7 @@ import { ModelFiles } from './serving/model-files.js';
 import { type LoadActivity, ModelManager } from './serving/model-manager.js';
 import type { UploadCheckHandler } from './serving/publisher.js';
 import { Publisher } from './serving/publisher.js';
+import { Staging } from './serving/staging/staging.js';
 import { WorkerPool } from './serving/worker-pool.js';
 import { LocalArtifactStore } from './storage/local-store.js';
 import { UnpackedArchives } from './storage/unpacked-archives.js';
@@ -42,7 +43,10 @@ export class Steward {
   readonly expectations: ExpectationStore;
   readonly thresholds: ThresholdStore;
   readonly probes: ProbeService;
+  /** Usage of shadow runs on staging versions, apart from live usage. */
+  readonly shadowUsage: UsageTracker;
   readonly aliases: AliasService;
+  readonly staging: Staging;
   readonly publisher: Publisher;
   readonly inference: InferenceService;
   readonly lifecycle: LifecycleService;
@@ -79,6 +83,12 @@ export class Steward {
       { windowMs: config.statsWindowMs, samplesPerVersion: config.violationSamples },
       logger.child({ component: 'usage' }),
     );
+    // Shadow runs keep no violation samples: the comparison keeps its own disagreements.
+    this.shadowUsage = new UsageTracker(
+      registry.shadowUsage,
+      { windowMs: config.statsWindowMs, samplesPerVersion: 0 },
+      logger.child({ component: 'usage', traffic: 'shadow' }),
+    );
     this.expectations = new ExpectationStore(registry.checks);
     this.thresholds = new ThresholdStore(registry.checks, {
       maxErrorRate: config.healthMaxErrorRate,
@@ -101,6 +111,17 @@ export class Steward {
       audit: this.audit,
       logger: logger.child({ component: 'aliases' }),
     });
+    this.staging = new Staging({
+      registry,
+      catalog: this.catalog,
+      manager: this.manager,
+      aliases: this.aliases,
+      shadowUsage: this.shadowUsage,
+      expectations: this.expectations,
+      audit: this.audit,
+      config,
+      logger: logger.child({ component: 'staging' }),
+    });
     this.lifecycle = new LifecycleService({
       registry,
       catalog: this.catalog,
@@ -109,7 +130,10 @@ export class Steward {
       unpacked,
       versionData: {
         forgetVersion: (model, version) => this.#forgetVersion(model, version),
-        forgetModel: (model) => this.thresholds.forget(model),
+        forgetModel: (model) => {
+          this.thresholds.forget(model);
+          this.staging.forgetModel(model);
+        },
       },
       audit: this.audit,
       logger: logger.child({ component: 'lifecycle' }),
@@ -147,7 +171,7 @@ export class Steward {
       logger: logger.child({ component: 'registry' }),
     });
     this.inference = new InferenceService(
-      this.catalog,
+      this.staging.router,
       this.manager,
       this.usage,
       this.expectations,
@@ -169,6 +193,7 @@ export class Steward {
     this.expectations.forget(model, version);
     await this.probes.forget(model, version);
     await this.usage.forget(model, version);
+    await this.shadowUsage.forget(model, version);
   }
 
   /** Expectations and probes sent with an upload: checked before, stored after registration. */
@@ -231,6 +256,7 @@ export class Steward {
     await steward.expectations.load();
     await steward.thresholds.load();
     await steward.probes.load();
+    await steward.staging.open();
     steward.usage.start(config.usageFlushMs);
     steward.probes.start();
     steward.audit.start();
@@ -248,6 +274,8 @@ export class Steward {
     this.#closed = true;
     await this.probes.stop();
     const deadline = Date.now() + this.config.drainTimeoutMs;
+    // Shadow work stops first, so no new shadow run takes a version during the drain.
+    await this.staging.close(deadline);
     if (!(await this.manager.drain(deadline))) {
       this.logger.warn(
         { drainTimeoutMs: this.config.drainTimeoutMs },

@@ -8,6 +8,7 @@ import { registerInferCommand } from './commands/infer.js';
 import { registerLifecycleCommands } from './commands/lifecycle.js';
 import { registerRegistryCommands } from './commands/registry.js';
 import { registerReportCommand } from './commands/report.js';
+import { registerStagingCommands } from './commands/staging.js';
 import { serve } from './serve.js';
 
 const program = new Command()
@@ -64,6 +65,7 @@ registerInferCommand(program, client);
 registerLifecycleCommands(program, client);
 registerReportCommand(program, client);
 registerGovernanceCommands(program, client);
+registerStagingCommands(program, client);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`steward: ${error instanceof Error ? error.message : String(error)}`);

@@ -59,6 +59,24 @@ export interface Config {
   readonly reportIdleDays: number;
   /** JSON file of retirement rules that gc applies; undefined leaves gc without rules. */
   readonly policyFile: string | undefined;
+  /** Share, in percent, of production requests that are also run on the staging version. */
+  readonly shadowPercent: number;
+  /** Shadow requests that may wait for their run; more are dropped. */
+  readonly shadowQueueSize: number;
+  /** Bytes of inputs and outputs that waiting shadow requests may hold; more are dropped. */
+  readonly shadowQueueBytes: number;
+  /** Shadow runs in progress at once. */
+  readonly shadowConcurrency: number;
+  /** How long a shadow request waits for the staging version to load before it is dropped. */
+  readonly shadowLoadWaitMs: number;
+  /** Share, in percent, of live production traffic that the staging version serves instead. */
+  readonly canaryPercent: number;
+  /** Lower-case request header whose value keeps a caller on one version; undefined routes at random. */
+  readonly canaryHeader: string | undefined;
+  /** Absolute difference up to which two numeric output values count as equal. */
+  readonly compareTolerance: number;
+  /** Largest disagreements kept per model, with their inputs and both outputs. */
+  readonly compareSamples: number;
 }
 
 /** One configurable setting: its flag, environment variable, default and parser. */
@@ -89,6 +107,39 @@ function fraction(what: string): (text: string) => number {
     }
     return value;
   };
+}
+
+/** Parses a share such as `20`, `20%` or `12.5` into a number of percent from 0 to 100. */
+export function parsePercent(text: string, what: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*%?\s*$/.exec(text);
+  const value = match ? Number(match[1]) : Number.NaN;
+  if (!(value >= 0 && value <= 100)) {
+    throw new Error(
+      `invalid ${what} "${text}": use a percentage from 0 to 100, such as 20 or 12.5%`,
+    );
+  }
+  return value;
+}
+
+/** HTTP header names are RFC 9110 tokens; Node reports them in lower case. */
+export const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+
+function headerName(text: string): string | undefined {
+  if (text === '') return undefined;
+  if (!HEADER_NAME_PATTERN.test(text)) {
+    throw new Error(
+      `invalid canary header "${text}": use an HTTP header name such as x-user-id, or an empty value for none`,
+    );
+  }
+  return text.toLowerCase();
+}
+
+function tolerance(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0) {
+    throw new Error(`invalid compare tolerance "${text}": use a number of 0 or more, such as 1e-4`);
+  }
+  return value;
 }
 
 function flagBoolean(text: string): boolean {
@@ -374,6 +425,78 @@ export const SETTINGS = [
     help: 'JSON file of retirement rules that steward gc applies (see docs/retirement.md)',
     parse: (text) => (text === '' ? undefined : path.resolve(text)),
     fallback: () => undefined,
+  }),
+  define({
+    key: 'shadowPercent',
+    flag: '--shadow-percent <percent>',
+    env: 'STEWARD_SHADOW_PERCENT',
+    help: 'share of production requests also run on the staging version, from 0 to 100',
+    parse: (text) => parsePercent(text, 'shadow percent'),
+    fallback: () => 100,
+  }),
+  define({
+    key: 'shadowQueueSize',
+    flag: '--shadow-queue-size <count>',
+    env: 'STEWARD_SHADOW_QUEUE_SIZE',
+    help: 'shadow requests that may wait for a run; more are dropped',
+    parse: integer('shadow queue size', 1, 1_000_000),
+    fallback: () => 256,
+  }),
+  define({
+    key: 'shadowQueueBytes',
+    flag: '--shadow-queue-bytes <bytes>',
+    env: 'STEWARD_SHADOW_QUEUE_BYTES',
+    help: 'tensor bytes that waiting shadow requests may hold, such as 64MiB; more are dropped',
+    parse: (text) => parseBytes(text, 'shadow queue bytes'),
+    fallback: () => 64 * 1024 ** 2,
+  }),
+  define({
+    key: 'shadowConcurrency',
+    flag: '--shadow-concurrency <count>',
+    env: 'STEWARD_SHADOW_CONCURRENCY',
+    help: 'shadow runs in progress at once',
+    parse: integer('shadow concurrency', 1, 256),
+    fallback: () => 2,
+  }),
+  define({
+    key: 'shadowLoadWaitMs',
+    flag: '--shadow-load-wait <duration>',
+    env: 'STEWARD_SHADOW_LOAD_WAIT',
+    help: 'maximum time a shadow request waits for the staging version to load, such as 30s',
+    parse: (text) => parseDuration(text, 'shadow load wait'),
+    fallback: () => 30_000,
+  }),
+  define({
+    key: 'canaryPercent',
+    flag: '--canary-percent <percent>',
+    env: 'STEWARD_CANARY_PERCENT',
+    help: 'share of live production traffic that the staging version serves instead, 0 to 100',
+    parse: (text) => parsePercent(text, 'canary percent'),
+    fallback: () => 0,
+  }),
+  define({
+    key: 'canaryHeader',
+    flag: '--canary-header <name>',
+    env: 'STEWARD_CANARY_HEADER',
+    help: 'request header whose value keeps one caller on one version, such as x-user-id',
+    parse: headerName,
+    fallback: () => undefined,
+  }),
+  define({
+    key: 'compareTolerance',
+    flag: '--compare-tolerance <number>',
+    env: 'STEWARD_COMPARE_TOLERANCE',
+    help: 'absolute difference up to which staging and production values count as equal',
+    parse: tolerance,
+    fallback: () => 1e-4,
+  }),
+  define({
+    key: 'compareSamples',
+    flag: '--compare-samples <count>',
+    env: 'STEWARD_COMPARE_SAMPLES',
+    help: 'largest disagreements kept per model with their inputs and both outputs',
+    parse: integer('compare sample count', 0, 1000),
+    fallback: () => 20,
   }),
 ] as const;
 

@@ -29,6 +29,8 @@ export interface VersionFacts {
   readonly aliases: readonly string[];
   readonly requests: number;
   readonly lastUsedAt: string | null;
+  /** The last shadow run on this version as a staging version; shadow runs count nowhere else. */
+  readonly shadowLastUsedAt: string | null;
   readonly health: Health;
   readonly probes: ProbeRunSummary | undefined;
   /** The version that `production` points at in this version's model, if any. */
@@ -101,6 +103,10 @@ function outdatedFinding(
 }
 
 function unusedFinding(facts: VersionFacts, rules: ReportRules, now: number): Finding | undefined {
+  // A staging version that shadow runs reach is under evaluation, even without live traffic.
+  const shadowQuiet =
+    facts.shadowLastUsedAt === null ? undefined : now - Date.parse(facts.shadowLastUsedAt);
+  if (shadowQuiet !== undefined && shadowQuiet < rules.idleDays * DAY_MS) return undefined;
   if (facts.requests === 0) {
     const age = Math.max(0, now - Date.parse(facts.createdAt));
     return {

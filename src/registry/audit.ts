@@ -6,6 +6,8 @@ export const AUDIT_ACTIONS = [
   'upload',
   'alias_set',
   'alias_remove',
+  'promote',
+  'rollback',
   'load',
   'load_failed',
   'unload',

@@ -5,6 +5,7 @@ import { Kysely, type Migration, type MigrationProvider, Migrator, SqliteDialect
 import { initialSchema } from './migrations/0001-initial.js';
 import { telemetrySchema } from './migrations/0002-telemetry.js';
 import { governanceSchema } from './migrations/0003-governance.js';
+import { stagingSchema } from './migrations/0004-staging.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -20,6 +21,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     '0001-initial': initialSchema(dialect),
     '0002-telemetry': telemetrySchema(dialect),
     '0003-governance': governanceSchema(dialect),
+    '0004-staging': stagingSchema(),
   };
 }
 

@@ -3,7 +3,8 @@ import { AuditRepository } from './audit.js';
 import { ChecksRepository } from './checks.js';
 import { migrateToLatest, openSqlite, type RegistryDatabase } from './database.js';
 import { ModelRepository } from './models.js';
-import { UsageRepository } from './usage.js';
+import { StagingRepository } from './staging.js';
+import { SHADOW_USAGE, UsageRepository } from './usage.js';
 
 /** The registry: one database, and one repository per concept stored in it. */
 export class Registry {
@@ -13,6 +14,9 @@ export class Registry {
   readonly usage: UsageRepository;
   readonly checks: ChecksRepository;
   readonly audit: AuditRepository;
+  /** Usage of shadow runs on staging versions, stored apart from live usage. */
+  readonly shadowUsage: UsageRepository;
+  readonly staging: StagingRepository;
 
   constructor(database: RegistryDatabase) {
     this.database = database;
@@ -21,6 +25,8 @@ export class Registry {
     this.usage = new UsageRepository(database.db);
     this.checks = new ChecksRepository(database.db);
     this.audit = new AuditRepository(database.db);
+    this.shadowUsage = new UsageRepository(database.db, SHADOW_USAGE);
+    this.staging = new StagingRepository(database.db);
   }
 
   /** Opens the SQLite registry in `dataDir` and applies pending migrations. */

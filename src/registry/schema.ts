@@ -18,6 +18,12 @@ export interface Database {
   version_probes: VersionProbeTable;
   probe_results: ProbeResultTable;
   model_health_thresholds: HealthThresholdTable;
+  shadow_usage: VersionUsageTable;
+  shadow_latency_buckets: LatencyBucketTable;
+  shadow_stage_timings: StageTimingTable;
+  shadow_violation_counts: ViolationCountTable;
+  staging_settings: StagingSettingsTable;
+  staging_comparisons: StagingComparisonTable;
   meta: MetaTable;
   audit_log: AuditLogTable;
 }
@@ -176,6 +182,27 @@ export interface HealthThresholdTable {
   max_invalid_output_rate: number | null;
   min_requests: number | null;
   updated_at: string;
+}
+
+/** Per-model overrides of the staging defaults; null keeps the configured default. */
+export interface StagingSettingsTable {
+  model_name: string;
+  shadow_percent: number | null;
+  canary_percent: number | null;
+  canary_header: string | null;
+  tolerance: number | null;
+  updated_at: string;
+}
+
+/** Running comparison totals of one model's staging version against its production version. */
+export interface StagingComparisonTable {
+  model_name: string;
+  production_version: number;
+  staging_version: number;
+  started_at: string;
+  updated_at: string;
+  /** JSON of the totals: counts, per-output figures and latency histograms. */
+  totals: string;
 }
 
 export interface MetaTable {

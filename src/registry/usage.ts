@@ -67,16 +67,49 @@ function keyOf(model: string, version: number): string {
   return `${model}\u0000${version}`;
 }
 
+/**
+ * The tables that store one kind of usage. Each kind has tables of the same columns, so one
+ * repository serves both. `samples` is null for a kind that keeps no violation samples.
+ */
+export interface UsageTables {
+  readonly totals: 'version_usage' | 'shadow_usage';
+  readonly buckets: 'usage_latency_buckets' | 'shadow_latency_buckets';
+  readonly stages: 'usage_stage_timings' | 'shadow_stage_timings';
+  readonly violations: 'output_violation_counts' | 'shadow_violation_counts';
+  readonly samples: 'output_violation_samples' | null;
+}
+
+/** Usage of live requests, which clients sent to a version. */
+export const LIVE_USAGE: UsageTables = {
+  totals: 'version_usage',
+  buckets: 'usage_latency_buckets',
+  stages: 'usage_stage_timings',
+  violations: 'output_violation_counts',
+  samples: 'output_violation_samples',
+};
+
+/** Usage of shadow runs, which mirror production requests to a staging version. */
+export const SHADOW_USAGE: UsageTables = {
+  totals: 'shadow_usage',
+  buckets: 'shadow_latency_buckets',
+  stages: 'shadow_stage_timings',
+  violations: 'shadow_violation_counts',
+  samples: null,
+};
+
 /** Persisted usage totals. Writes add deltas, so several writers can share one table. */
 export class UsageRepository {
   readonly #db: Kysely<Database>;
+  readonly #tables: UsageTables;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, tables: UsageTables = LIVE_USAGE) {
     this.#db = db;
+    this.#tables = tables;
   }
 
   async loadAll(): Promise<UsageDelta[]> {
-    const rows = await this.#db.selectFrom('version_usage').selectAll().execute();
+    const tables = this.#tables;
+    const rows = await this.#db.selectFrom(tables.totals).selectAll().execute();
     const byKey = new Map<
       string,
       UsageDelta & {
@@ -103,13 +136,13 @@ export class UsageRepository {
     }
     const find = (row: { model_name: string; version: number }) =>
       byKey.get(keyOf(row.model_name, Number(row.version)));
-    for (const row of await this.#db.selectFrom('usage_latency_buckets').selectAll().execute()) {
+    for (const row of await this.#db.selectFrom(tables.buckets).selectAll().execute()) {
       find(row)?.buckets.set(row.bucket, Number(row.count));
     }
-    for (const row of await this.#db.selectFrom('usage_stage_timings').selectAll().execute()) {
+    for (const row of await this.#db.selectFrom(tables.stages).selectAll().execute()) {
       find(row)?.stages.set(row.stage, { count: Number(row.count), ns: Number(row.total_ns) });
     }
-    for (const row of await this.#db.selectFrom('output_violation_counts').selectAll().execute()) {
+    for (const row of await this.#db.selectFrom(tables.violations).selectAll().execute()) {
       find(row)?.violations.set(row.kind, Number(row.count));
     }
     return [...byKey.values()];
@@ -118,6 +151,7 @@ export class UsageRepository {
   /**
    * Adds every delta and inserts the samples in one transaction, so a crash mid-flush stores
    * all of them or none. Keeps only the newest `keepSamples` samples of each version.
+   * Throws when given samples for a kind of usage that keeps none.
    */
   async addDeltas(
     deltas: readonly UsageDelta[],
@@ -125,16 +159,22 @@ export class UsageRepository {
     keepSamples = Number.POSITIVE_INFINITY,
   ): Promise<void> {
     if (deltas.length === 0 && samples.length === 0) return;
+    const tables = this.#tables;
+    const sampleTable = tables.samples;
+    if (sampleTable === null && samples.length > 0) {
+      throw new Error(`usage in ${tables.totals} keeps no violation samples`);
+    }
     await this.#db.transaction().execute(async (trx) => {
-      for (const delta of deltas) await addDelta(trx, delta);
-      await insertSamples(trx, samples, keepSamples);
+      for (const delta of deltas) await addDelta(trx, tables, delta);
+      if (sampleTable !== null) await insertSamples(trx, samples, keepSamples);
     });
   }
 
   /** Returns the stored samples of a version, newest first. */
   async samples(model: string, version: number): Promise<ViolationSample[]> {
+    if (this.#tables.samples === null) return [];
     const rows = await this.#db
-      .selectFrom('output_violation_samples')
+      .selectFrom(this.#tables.samples)
       .selectAll()
       .where('model_name', '=', model)
       .where('version', '=', version)
@@ -152,13 +192,8 @@ export class UsageRepository {
 
   /** Drops the usage, violations and samples of a deleted version. */
   async deleteVersion(model: string, version: number): Promise<void> {
-    const tables = [
-      'usage_latency_buckets',
-      'usage_stage_timings',
-      'output_violation_counts',
-      'output_violation_samples',
-      'version_usage',
-    ] as const;
+    const { totals, buckets, stages, violations, samples } = this.#tables;
+    const tables = [buckets, stages, violations, ...(samples === null ? [] : [samples]), totals];
     await this.#db.transaction().execute(async (trx) => {
       for (const table of tables) {
         await trx
@@ -171,7 +206,13 @@ export class UsageRepository {
   }
 }
 
-async function addDelta(trx: Transaction<Database>, delta: UsageDelta): Promise<void> {
+async function addDelta(
+  trx: Transaction<Database>,
+  tables: UsageTables,
+  delta: UsageDelta,
+): Promise<void> {
+  const { totals, buckets, stages, violations } = tables;
+  const stored = (column: string) => sql.ref(`${totals}.${column}`);
   const values = Object.fromEntries(
     (Object.entries(COUNT_COLUMNS) as Array<[CountKey, string]>).map(([field, column]) => [
       column,
@@ -181,61 +222,61 @@ async function addDelta(trx: Transaction<Database>, delta: UsageDelta): Promise<
   const sums = Object.fromEntries(
     Object.values(COUNT_COLUMNS).map((column) => [
       column,
-      sql`${sql.ref(`version_usage.${column}`)} + ${sql.ref(`excluded.${column}`)}`,
+      sql`${stored(column)} + ${sql.ref(`excluded.${column}`)}`,
     ]),
   );
   await trx
-    .insertInto('version_usage')
+    .insertInto(totals)
     .values({
       ...(values as Record<string, number>),
       model_name: delta.model,
       version: delta.version,
       first_used_at: delta.firstUsedAt,
       last_used_at: delta.lastUsedAt,
-    } as Database['version_usage'])
+    } as Database[typeof totals])
     .onConflict((conflict) =>
       conflict.columns(['model_name', 'version']).doUpdateSet({
         ...sums,
-        first_used_at: sql`coalesce(version_usage.first_used_at, excluded.first_used_at)`,
+        first_used_at: sql`coalesce(${stored('first_used_at')}, excluded.first_used_at)`,
         last_used_at: sql`case
-          when excluded.last_used_at is null then version_usage.last_used_at
-          when version_usage.last_used_at is null then excluded.last_used_at
-          when excluded.last_used_at > version_usage.last_used_at then excluded.last_used_at
-          else version_usage.last_used_at end`,
+          when excluded.last_used_at is null then ${stored('last_used_at')}
+          when ${stored('last_used_at')} is null then excluded.last_used_at
+          when excluded.last_used_at > ${stored('last_used_at')} then excluded.last_used_at
+          else ${stored('last_used_at')} end`,
       }),
     )
     .execute();
   const where = { model_name: delta.model, version: delta.version };
   for (const [bucket, count] of delta.buckets) {
     await trx
-      .insertInto('usage_latency_buckets')
+      .insertInto(buckets)
       .values({ ...where, bucket, count })
       .onConflict((conflict) =>
         conflict.columns(['model_name', 'version', 'bucket']).doUpdateSet({
-          count: sql`usage_latency_buckets.count + excluded.count`,
+          count: sql`${sql.ref(`${buckets}.count`)} + excluded.count`,
         }),
       )
       .execute();
   }
   for (const [stage, timing] of delta.stages) {
     await trx
-      .insertInto('usage_stage_timings')
+      .insertInto(stages)
       .values({ ...where, stage, count: timing.count, total_ns: timing.ns })
       .onConflict((conflict) =>
         conflict.columns(['model_name', 'version', 'stage']).doUpdateSet({
-          count: sql`usage_stage_timings.count + excluded.count`,
-          total_ns: sql`usage_stage_timings.total_ns + excluded.total_ns`,
+          count: sql`${sql.ref(`${stages}.count`)} + excluded.count`,
+          total_ns: sql`${sql.ref(`${stages}.total_ns`)} + excluded.total_ns`,
         }),
       )
       .execute();
   }
   for (const [kind, count] of delta.violations) {
     await trx
-      .insertInto('output_violation_counts')
+      .insertInto(violations)
       .values({ ...where, kind, count })
       .onConflict((conflict) =>
         conflict.columns(['model_name', 'version', 'kind']).doUpdateSet({
-          count: sql`output_violation_counts.count + excluded.count`,
+          count: sql`${sql.ref(`${violations}.count`)} + excluded.count`,
         }),
       )
       .execute();

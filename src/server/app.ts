@@ -17,6 +17,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { modelRoutes } from './routes/models.js';
 import { reportRoutes } from './routes/report.js';
 import { repositoryRoutes } from './routes/repository.js';
+import { stagingRoutes } from './routes/staging.js';
 import { statisticsRoutes } from './routes/statistics.js';
 
 /** Builds the HTTP server over a Steward instance; the caller listens and closes it. */
@@ -70,6 +71,7 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   auditRoutes(app, steward);
   latencyRoutes(app, steward);
   dashboardRoutes(app);
+  stagingRoutes(app, steward);
   await app.register(async (scope) => inferenceRoutes(scope, steward));
   await app.register(async (scope) => modelRoutes(scope, steward));
   return app;

@@ -58,6 +58,18 @@ export function presentUsage(usage: UsageSnapshot) {
   };
 }
 
+/**
+ * Presents the usage of shadow runs on a version: the live usage fields, plus the responses
+ * that broke the version's output checks. Shadow runs send no response, so bytes out stay 0.
+ */
+export function presentShadowUsage(usage: UsageSnapshot) {
+  return {
+    ...presentUsage(usage),
+    invalid_responses: usage.invalidResponses,
+    violations: presentViolationCounts(usage),
+  };
+}
+
 /** Violation counts with every kind listed, so a zero is explicit. */
 export function presentViolationCounts(usage: UsageSnapshot): Record<string, number> {
   return Object.fromEntries(VIOLATION_KINDS.map((kind) => [kind, usage.violations[kind] ?? 0]));

@@ -1,9 +1,11 @@
 import type { ModelRecord, VersionRecord } from '../registry/records.js';
 import { platformOf } from '../runtimes/formats.js';
 import type { Steward } from '../steward.js';
+import { presentStaging } from './present-staging.js';
 import {
   presentHealth,
   presentProbeSummary,
+  presentShadowUsage,
   presentUsage,
   presentValidity,
   versionHealth,
@@ -49,6 +51,7 @@ export function presentVersion(steward: Steward, record: VersionRecord) {
     usage: presentUsage(usage),
     validity: presentValidity(steward, record, usage),
     probes: presentProbeSummary(steward, record),
+    shadow_usage: presentShadowUsage(steward.shadowUsage.snapshot(record.model, record.version)),
     signature: record.signature,
   };
 }
@@ -62,6 +65,7 @@ export function presentModel(steward: Steward, model: ModelRecord) {
     labels: model.labels,
     created_at: model.createdAt,
     aliases,
+    staging: presentStaging(steward, model.name),
     versions: steward.catalog.versions(model.name).map((record) => presentVersion(steward, record)),
   };
 }

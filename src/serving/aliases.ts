@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
 import type { AuditRecorder } from '../registry/audit.js';
@@ -17,8 +18,10 @@ export interface AliasRequest {
  * Moves aliases without dropping a request. Moving `production` (or any alias whose versions
  * are preloaded) loads the new version first, switches the alias once it is ready, then
  * unloads the old version after its requests in flight finish.
+ *
+ * Events: `changed` (change: AliasChange) after each alias move or removal.
  */
-export class AliasService {
+export class AliasService extends EventEmitter {
   readonly #registry: Registry;
   readonly #catalog: Catalog;
   readonly #manager: ModelManager;
@@ -34,6 +37,7 @@ export class AliasService {
     audit: AuditRecorder;
     logger: Logger;
   }) {
+    super();
     this.#registry = options.registry;
     this.#catalog = options.catalog;
     this.#manager = options.manager;
@@ -102,6 +106,7 @@ export class AliasService {
     if (previous !== undefined) {
       this.#retireOld(request.model, previous, request.alias, request.actor);
     }
+    if (change) this.emit('changed', change);
     return change;
   }
 
@@ -129,6 +134,7 @@ export class AliasService {
       'alias removed',
     );
     this.#retireOld(request.model, previous, request.alias, request.actor);
+    if (change) this.emit('changed', change);
     return change;
   }
 

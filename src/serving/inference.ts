@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { StewardError } from '../errors.js';
 import type { VersionRecord } from '../registry/records.js';
@@ -5,19 +6,23 @@ import { InvalidInputError } from '../runtimes/runtime.js';
 import type { ExpectationStore } from '../telemetry/expectation-store.js';
 import { checkOutputs, type Violation } from '../telemetry/output-checks.js';
 import type { FailureCause, RequestSummary, UsageTracker } from '../telemetry/usage.js';
+import { copyTensors } from '../tensors/copy.js';
 import { type InferenceRequest, parseInferenceRequest } from '../tensors/request.js';
 import { type EncodedResponse, encodeInferenceResponse } from '../tensors/response.js';
 import type { Signature } from '../tensors/types.js';
 import { toJsonTensor } from '../tensors/values.js';
 import { TimeoutError } from '../util/async.js';
-import type { Catalog } from './catalog.js';
 import type { Lease, ModelManager } from './model-manager.js';
+import type { StagingRouter } from './staging/routing.js';
+import type { ShadowRequest } from './staging/shadow.js';
 import { WorkerLostError } from './worker-pool.js';
 import type { RunReply } from './worker-protocol.js';
 
 export interface InferenceResult {
   readonly record: VersionRecord;
   readonly response: EncodedResponse;
+  /** Set when the request is to be mirrored to the staging version once the response is sent. */
+  readonly shadow: ShadowRequest | undefined;
 }
 
 /** The body of an inference request as it arrived. */
@@ -35,6 +40,12 @@ const SAMPLE_ELEMENTS = 1024;
 
 type StageNs = { -readonly [K in keyof RequestSummary['stageNs']]: number };
 
+/** The parts of a shadow request that come from the production run. */
+type MirroredRequest = Pick<
+  ShadowRequest,
+  'requestId' | 'inputs' | 'outputNames' | 'outputs' | 'productionComputeMs'
+>;
+
 /** A failure with the cause it is counted under; the wrapped error goes to the client. */
 class CountedFailure extends Error {
   readonly outcome: FailureCause;
@@ -48,49 +59,67 @@ class CountedFailure extends Error {
 }
 
 /**
- * Runs one inference request: resolve, validate, acquire, run, check the outputs, encode,
- * and record the usage of the version.
+ * Runs one inference request: route, validate, acquire, run, check the outputs, encode, and
+ * record the usage of the version.
  */
 export class InferenceService {
-  readonly #catalog: Catalog;
+  readonly #router: StagingRouter;
   readonly #manager: ModelManager;
   readonly #usage: UsageTracker;
   readonly #expectations: ExpectationStore;
   readonly #logger: Logger;
 
   constructor(
-    catalog: Catalog,
+    router: StagingRouter,
     manager: ModelManager,
     usage: UsageTracker,
     expectations: ExpectationStore,
     logger: Logger,
   ) {
-    this.#catalog = catalog;
+    this.#router = router;
     this.#manager = manager;
     this.#usage = usage;
     this.#expectations = expectations;
     this.#logger = logger;
   }
 
+  /**
+   * Runs a request on the version that `reference` (a number or alias) names, or that the
+   * model's aliases and canary weight pick when it names none. `headers` carry the canary's
+   * sticky key.
+   */
   async infer(
     modelName: string,
     reference: string | undefined,
     body: RequestBody,
+    headers: IncomingHttpHeaders = {},
   ): Promise<InferenceResult> {
-    const record = this.#catalog.resolve(modelName, reference);
+    const route = this.#router.route(modelName, reference, headers);
+    const record = route.record;
     const started = performance.now();
     const stageNs: StageNs = {};
     this.#usage.begin(record.model, record.version);
     let summary: Omit<RequestSummary, 'latencyMs' | 'bytesIn' | 'stageNs'>;
     try {
-      const { response, bytesOut, batchSize, violations } = await this.#infer(
+      const { response, bytesOut, batchSize, violations, mirrored } = await this.#infer(
         record,
         body,
         stageNs,
+        route.shadow !== undefined,
       );
       summary = { outcome: 'success', bytesOut, batchSize, violations };
       this.#finish(record, body, started, stageNs, summary);
-      return { record, response };
+      const shadow: ShadowRequest | undefined =
+        route.shadow && mirrored
+          ? {
+              ...route.shadow,
+              ...mirrored,
+              production: record,
+              batchSize,
+              bytesIn: body.bytes,
+            }
+          : undefined;
+      return { record, response, shadow };
     } catch (error) {
       const failure =
         error instanceof CountedFailure ? error : new CountedFailure('model_error', error);
@@ -115,15 +144,18 @@ export class InferenceService {
     });
   }
 
+  /** Runs the request on `record`; with `mirror`, also returns what a shadow run needs. */
   async #infer(
     record: VersionRecord,
     body: RequestBody,
     stageNs: StageNs,
+    mirror: boolean,
   ): Promise<{
     response: EncodedResponse;
     bytesOut: number;
     batchSize: number;
     violations: string[];
+    mirrored: MirroredRequest | undefined;
   }> {
     let mark = performance.now();
     const lap = () => {
@@ -140,6 +172,8 @@ export class InferenceService {
       throw new CountedFailure('bad_request', error);
     }
     const batchSize = batchSizeOf(request, record.signature);
+    // The run hands the input buffers to the worker thread, so a shadow run needs its own copy.
+    const shadowInputs = mirror ? copyTensors(request.inputs) : undefined;
     stageNs.compute_input = lap();
 
     let lease: Lease;
@@ -177,7 +211,14 @@ export class InferenceService {
     let bytesOut = Buffer.byteLength(response.json, 'utf8');
     for (const part of response.binary) bytesOut += part.length;
     const kinds = [...new Set(violations.map((violation) => violation.kind))];
-    return { response, bytesOut, batchSize, violations: kinds };
+    const mirrored = shadowInputs && {
+      requestId: request.id,
+      inputs: shadowInputs,
+      outputNames: request.outputs,
+      outputs: reply.outputs,
+      productionComputeMs: reply.computeNs / 1e6,
+    };
+    return { response, bytesOut, batchSize, violations: kinds, mirrored };
   }
 
   #encode(record: VersionRecord, request: InferenceRequest, reply: RunReply): EncodedResponse {

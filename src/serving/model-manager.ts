@@ -69,6 +69,16 @@ export type ManagerSettings = Pick<
 const MAX_BACKOFF_MS = 3_600_000;
 
 /**
+ * How long a request may wait for its version: the limit, and when it ends (epoch ms), with
+ * the reason recorded for a load that the request starts.
+ */
+interface LoadWait {
+  readonly deadline: number;
+  readonly limitMs: number;
+  readonly reason: string;
+}
+
+/**
  * Keeps the loaded versions within the memory budget. Loads are lazy and single-flight, run one
  * at a time so each load's memory growth is its own, and evict least-recently-used versions
  * that are neither pinned nor in use.
@@ -139,36 +149,65 @@ export class ModelManager extends EventEmitter {
       .map(describe);
   }
 
+  /**
+   * Returns whether `record` is loaded, or could load by evicting only versions other than
+   * `keep`. Shadow runs check this before they load a staging version, so the load does not
+   * evict production.
+   */
+  fitsBeside(record: VersionRecord, keep: VersionRecord): boolean {
+    // NOTE: the check and the load are not atomic. A version that becomes busy in between
+    // can leave `keep` as the only version to evict.
+    const managed = this.track(record);
+    if (managed.state === 'ready') return true;
+    const keepKey = versionKey(keep.model, keep.version);
+    let held = this.#reservedBytes;
+    for (const other of this.#versions.values()) {
+      if (other === managed) continue;
+      if (!other.evictable || other.key === keepKey) held += other.memoryBytes;
+    }
+    const estimate = Math.max(managed.lastMeasuredBytes, record.sizeBytes);
+    return held + estimate <= this.#settings.memoryBudgetBytes;
+  }
+
   /** Whether a request for this version would run now without waiting for a load. */
   isReady(record: VersionRecord): boolean {
     return this.#versions.get(versionKey(record.model, record.version))?.state === 'ready';
   }
 
   /**
-   * Holds a version for one request, loading it first when needed. Waits at most the
-   * configured load wait, then fails with 503 while the load itself goes on.
+   * Holds a version for one request, loading it first when needed. Waits at most `waitMs`
+   * (default: the configured load wait), then fails with 503 while the load itself goes on.
+   * `reason` is recorded with a load that the request starts.
    */
-  async acquire(record: VersionRecord): Promise<Lease> {
+  async acquire(
+    record: VersionRecord,
+    options: { waitMs?: number; reason?: string } = {},
+  ): Promise<Lease> {
     const managed = this.track(record);
-    const deadline = Date.now() + this.#settings.loadWaitMs;
+    const limitMs = options.waitMs ?? this.#settings.loadWaitMs;
+    const wait: LoadWait = {
+      deadline: Date.now() + limitMs,
+      limitMs,
+      reason: options.reason ?? 'an inference request needs it',
+    };
     // Counted as waiting until leased, so the load this request waits for cannot be evicted
     // by the next load before the request gets to use it.
     managed.lastTicket += 1;
     const ticket = managed.lastTicket;
     managed.waiting.add(ticket);
     try {
-      return await this.#acquire(managed, ticket, deadline);
+      return await this.#acquire(managed, ticket, wait);
     } finally {
       managed.waiting.delete(ticket);
     }
   }
 
-  async #acquire(managed: ManagedVersion, ticket: number, deadline: number): Promise<Lease> {
+  async #acquire(managed: ManagedVersion, ticket: number, wait: LoadWait): Promise<Lease> {
     for (;;) {
       switch (managed.state) {
         case 'ready':
           if (managed.admits(ticket)) return this.#lease(managed);
-          await this.#waitFor(managed.nextTransition(), managed, deadline);
+          await this.#waitFor(managed.nextTransition(), managed, wait);
           continue;
         case 'archived':
           throw new StewardError(
@@ -187,14 +226,14 @@ export class ModelManager extends EventEmitter {
           }
           break;
         case 'unloading':
-          await this.#waitFor(managed.unloading, managed, deadline);
+          await this.#waitFor(managed.unloading, managed, wait);
           continue;
         default:
           break;
       }
       try {
-        const load = this.load(managed.record, { reason: 'an inference request needs it' });
-        await this.#waitFor(load, managed, deadline);
+        const load = this.load(managed.record, { reason: wait.reason });
+        await this.#waitFor(load, managed, wait);
       } catch (error) {
         if ((managed.state as LoadState) === 'ready') continue;
         throw error;
@@ -409,17 +448,17 @@ export class ModelManager extends EventEmitter {
   async #waitFor(
     work: Promise<void> | undefined,
     managed: ManagedVersion,
-    deadline: number,
+    wait: LoadWait,
   ): Promise<void> {
     if (!work) return;
     try {
-      await withTimeout(work, deadline - Date.now(), 'load wait exceeded');
+      await withTimeout(work, wait.deadline - Date.now(), 'load wait exceeded');
     } catch (error) {
       if (!(error instanceof TimeoutError)) throw error;
       throw new StewardError(
         'MODEL_NOT_READY',
         `model "${managed.model}" version ${managed.version} is still ${managed.state} after ` +
-          `${this.#settings.loadWaitMs} ms; retry later`,
+          `${wait.limitMs} ms; retry later`,
         { cause: error },
       );
     }
@@ -498,10 +537,12 @@ export class ModelManager extends EventEmitter {
   /** Loads each copy on its own worker and returns the memory they added together. */
   async #loadInstances(managed: ManagedVersion, location: string): Promise<number> {
     const used = new Set<number>();
+    const siblings = this.#siblingSlots(managed);
     let measured = 0;
     const copies = Math.min(this.#settings.instances, this.#pool.size);
     for (let copy = 0; copy < copies; copy += 1) {
-      const slot = this.#pool.leastBusy(used);
+      const avoid = new Set([...used, ...siblings]);
+      const slot = this.#pool.leastBusy(avoid.size < this.#pool.size ? avoid : used);
       used.add(slot);
       const id = `${managed.key}#${randomUUID()}`;
       const timeoutMs = this.#settings.loadTimeoutMs;
@@ -522,6 +563,20 @@ export class ModelManager extends EventEmitter {
       }
     }
     return measured;
+  }
+
+  /**
+   * Returns the workers that hold copies of other versions of the same model. A new version
+   * goes elsewhere when a worker is free of them, so a slow staging version running shadow
+   * requests does not hold up the production version's requests on the same worker thread.
+   */
+  #siblingSlots(managed: ManagedVersion): Set<number> {
+    const slots = new Set<number>();
+    for (const other of this.#versions.values()) {
+      if (other === managed || other.model !== managed.model) continue;
+      for (const instance of other.instances) slots.add(instance.slot);
+    }
+    return slots;
   }
 
   /**

@@ -9,6 +9,8 @@ export interface VersionMetrics {
   readonly model: string;
   readonly version: number;
   readonly usage: UsageSnapshot;
+  /** Shadow runs on the version as a staging version, counted apart from `usage`. */
+  readonly shadowUsage: UsageSnapshot;
   readonly loaded: boolean;
   readonly memoryBytes: number;
   readonly health: string;
@@ -148,6 +150,19 @@ export class MetricsExporter {
       (row, set) => {
         set({ outcome: 'success' }, row.usage.successes);
         for (const cause of FAILURE_CAUSES) set({ outcome: cause }, row.usage.failures[cause]);
+      },
+      read,
+    );
+    counter(
+      registers,
+      'steward_shadow_requests_total',
+      'Shadow runs of production requests on a staging version, by outcome',
+      ['outcome'],
+      (row, set) => {
+        set({ outcome: 'success' }, row.shadowUsage.successes);
+        for (const cause of FAILURE_CAUSES) {
+          set({ outcome: cause }, row.shadowUsage.failures[cause]);
+        }
       },
       read,
     );

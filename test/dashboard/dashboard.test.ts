@@ -9,6 +9,7 @@ import { call, infer, push, readJson } from '../support/http.js';
 import { scaleModel } from '../support/onnx-builder.js';
 import { example, REPO_ROOT } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { setStaging, settled, waitForComparison } from '../support/staging.js';
 
 /** Debian's chromium package; .ci/run installs it. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -60,6 +61,10 @@ describe('dashboard', { skip: SKIP }, () => {
       inputs: [{ name: 'pixels', datatype: 'FP32', shape: [1, 3], data: [1, 2, 3] }],
     };
     await infer(server.url, 'digits-mlp', invalid);
+    // The six production requests were also run on the staging version. The canary weight is
+    // set only now, so every request above went where the table checks expect.
+    await waitForComparison(server.url, 'digits-mlp', settled(6));
+    await setStaging(server.url, 'digits-mlp', { canary_percent: 10 });
 
     profile = await fs.mkdtemp(path.join(os.tmpdir(), 'steward-chromium-'));
     await fs.mkdir(OUTPUT, { recursive: true });
@@ -175,6 +180,25 @@ describe('dashboard', { skip: SKIP }, () => {
       assert.ok(actions.includes(action), `audit shows ${action}: ${actions.join(', ')}`);
     }
     await page.screenshot({ path: path.join(OUTPUT, 'dashboard-model.png'), fullPage: true });
+    assert.deepEqual(pageErrors, []);
+  });
+
+  it('shows the staging comparison and the canary weight', async () => {
+    const comparison = (await call(`${server.url}/api/v1/models/digits-mlp/comparison`)).body;
+    assert.equal(comparison.agreement.requests, 6);
+    await page.waitForSelector('#staging-cards .card[data-field="compared"]');
+    const card = (field: string) =>
+      page.locator(`#staging-cards .card[data-field="${field}"] .value`).textContent();
+
+    assert.equal(await page.locator('#staging-summary').textContent(), comparison.summary);
+    assert.equal(await card('production'), 'v1');
+    assert.equal(await card('staging'), 'v2');
+    assert.equal(await card('compared'), '6');
+    assert.equal(await card('agreement'), `${comparison.agreement.percent.toFixed(1)}%`);
+    assert.equal(await card('p95-ratio'), `${comparison.latency_ms.p95_ratio.toFixed(2)}x`);
+    assert.equal(await card('shadow'), '100%');
+    assert.equal(await card('canary'), '10%');
+    assert.equal(await card('problems'), '0 / 0');
     assert.deepEqual(pageErrors, []);
   });
 

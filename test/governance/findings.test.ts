@@ -15,6 +15,7 @@ function facts(
     aliases: [],
     requests: 10,
     lastUsedAt: new Date(NOW - DAY).toISOString(),
+    shadowLastUsedAt: null,
     health: { status: 'healthy', reasons: [] },
     probes: undefined,
     productionVersion: undefined,
@@ -104,6 +105,36 @@ describe('report findings', () => {
     assert.deepEqual(
       found.map((f) => [f.kind, f.version, f.reason]),
       [['unused', 1, 'idle for 31 days (last used 2026-10-31)']],
+    );
+  });
+
+  it('keeps a shadowed staging version out of unused', () => {
+    const staging = { aliases: ['staging'], requests: 0, lastUsedAt: null };
+    const found = findFindings(
+      [
+        facts({
+          model: 'm',
+          version: 2,
+          ...staging,
+          shadowLastUsedAt: new Date(NOW - DAY).toISOString(),
+        }),
+        facts({
+          model: 'm',
+          version: 3,
+          ...staging,
+          shadowLastUsedAt: new Date(NOW - 31 * DAY).toISOString(),
+        }),
+        facts({ model: 'm', version: 4, ...staging }),
+      ],
+      RULES,
+      NOW,
+    );
+    assert.deepEqual(
+      found.map((f) => [f.kind, f.version]),
+      [
+        ['unused', 3],
+        ['unused', 4],
+      ],
     );
   });
 

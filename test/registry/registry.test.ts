@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import SqliteDatabase from 'better-sqlite3';
 import type { NewVersion } from '../../src/registry/models.js';
 import { Registry } from '../../src/registry/registry.js';
+import { LIVE_USAGE, SHADOW_USAGE } from '../../src/registry/usage.js';
 import { makeDataDir } from '../support/server.js';
 
 function newVersion(model: string, sha: string): NewVersion {
@@ -160,5 +163,63 @@ describe('registry', () => {
       kept.map((entry) => entry.recordedAt),
       ['2026-01-01T00:00:04.000Z', '2026-01-01T00:00:03.000Z', '2026-01-01T00:00:02.000Z'],
     );
+  });
+
+  it('stores shadow usage in tables shaped like live usage', () => {
+    const database = new SqliteDatabase(path.join(dataDir, 'registry.sqlite'), { readonly: true });
+    // By name: the live tables got some columns from a later migration, so their order differs.
+    const columns = (table: string) =>
+      database
+        .prepare(
+          'select name, type, "notnull", dflt_value, pk from pragma_table_info(?) order by name',
+        )
+        .all(table);
+    try {
+      for (const kind of ['totals', 'buckets', 'stages', 'violations'] as const) {
+        const live = columns(LIVE_USAGE[kind]);
+        assert.ok(live.length > 0, `${LIVE_USAGE[kind]} exists`);
+        assert.deepEqual(columns(SHADOW_USAGE[kind]), live, `${SHADOW_USAGE[kind]} columns`);
+      }
+    } finally {
+      database.close();
+    }
+  });
+
+  it('adds shadow usage apart from live usage', async () => {
+    const delta = {
+      model: 'shadowed',
+      version: 2,
+      requests: 4,
+      badRequests: 0,
+      modelErrors: 1,
+      timeouts: 0,
+      unavailable: 1,
+      bytesIn: 400,
+      bytesOut: 0,
+      inferenceCount: 2,
+      executionCount: 2,
+      invalidResponses: 1,
+      latencySumMs: 8,
+      firstUsedAt: '2026-01-01T00:00:00.000Z',
+      lastUsedAt: '2026-01-01T00:00:05.000Z',
+      buckets: new Map([[30, 2]]),
+      stages: new Map([['success', { count: 2, ns: 8_000_000 }]]),
+      violations: new Map([['nan', 1]]),
+    };
+    await registry.shadowUsage.addDeltas([delta]);
+    const [stored] = (await registry.shadowUsage.loadAll()).filter(
+      (usage) => usage.model === 'shadowed',
+    );
+    assert.equal(stored!.requests, 4);
+    assert.equal(stored!.unavailable, 1);
+    assert.equal(stored!.buckets.get(30), 2);
+    assert.deepEqual(stored!.stages.get('success'), { count: 2, ns: 8_000_000 });
+    assert.equal(stored!.violations.get('nan'), 1);
+    const live = await registry.usage.loadAll();
+    assert.equal(live.filter((usage) => usage.model === 'shadowed').length, 0);
+
+    await registry.shadowUsage.deleteVersion('shadowed', 2);
+    const left = await registry.shadowUsage.loadAll();
+    assert.equal(left.filter((usage) => usage.model === 'shadowed').length, 0);
   });
 });

@@ -17,13 +17,14 @@ interface ReportView {
   };
   counts: Record<string, number>;
   findings: Array<{ kind: string; model: string; version: number; reason: string; action: string }>;
+  staging: Array<{ model: string; canary_percent: number; summary: string }>;
 }
 
 export function registerReportCommand(program: Command, client: () => ClientOptions): void {
   program
     .command('report')
     .description(
-      'show the fleet report: what exists, and what is outdated, redundant, unused, failing or slow',
+      'show the fleet report: what exists, what is outdated, redundant, unused, failing or slow, and how staging versions compare',
     )
     .option('--json', 'print the API response as JSON')
     .action(async (options: { json?: boolean }) => {
@@ -42,6 +43,9 @@ export function registerReportCommand(program: Command, client: () => ClientOpti
         .filter(([, count]) => count > 0)
         .map(([kind, count]) => `${count} ${kind.replace('_', ' ')}`);
       console.log(counted.length > 0 ? `findings: ${counted.join(', ')}` : 'findings: none');
+      for (const entry of report.staging) {
+        console.log(`staging: ${entry.model}: ${entry.summary}; canary ${entry.canary_percent}%`);
+      }
       if (report.findings.length === 0) return;
       console.log('');
       const rows = report.findings.map((finding) => [

@@ -1,4 +1,5 @@
-// The page of one model: its versions, latency chart, alias history and audit entries.
+// The page of one model: its versions, staging comparison, latency chart, alias history and
+// audit entries.
 import {
   ago,
   el,
@@ -33,6 +34,7 @@ async function refresh() {
   showError(null);
   renderHeader(model);
   renderVersions(model.versions);
+  renderStaging(model.staging);
   await Promise.all([renderLatency(model.versions), renderHistory(), renderAudit()]);
   stamp();
 }
@@ -68,6 +70,80 @@ function renderVersions(versions) {
     ),
   );
   fillTable(document.getElementById('versions'), rows);
+}
+
+/**
+ * Shows the staging version's comparison with production and the traffic shares. The figures
+ * are those of `staging.comparison` in the model's API response.
+ */
+function renderStaging(staging) {
+  const summary = document.getElementById('staging-summary');
+  const cards = document.getElementById('staging-cards');
+  if (!staging || staging.staging_version === null) {
+    summary.textContent =
+      'No staging version. Point the staging alias at a candidate version to compare it with production on live requests.';
+    cards.replaceChildren();
+    return;
+  }
+  const comparison = staging.comparison;
+  summary.textContent = comparison?.summary ?? inactiveStaging(staging);
+  const settings = staging.settings;
+  const dropped = comparison
+    ? Object.values(comparison.shadow.dropped).reduce((sum, count) => sum + count, 0)
+    : 0;
+  const canary = comparison?.canary;
+  cards.replaceChildren(
+    card(
+      'production',
+      staging.production_version === null ? '-' : `v${staging.production_version}`,
+      'production version',
+    ),
+    card('staging', `v${staging.staging_version}`, 'staging version'),
+    card('compared', comparison?.agreement.requests ?? 0, 'compared requests'),
+    card('agreement', percent(comparison?.agreement.percent ?? null), 'agreement'),
+    card(
+      'p95-ratio',
+      ratio(comparison?.latency_ms.p95_ratio ?? null),
+      'p95 latency, staging / production',
+    ),
+    card('shadow', `${settings.shadow_percent}%`, 'shadow share'),
+    card(
+      'canary',
+      `${settings.canary_percent}%`,
+      canary
+        ? `canary weight: ${canary.requests_to_staging} to staging, ${canary.requests_to_production} to production`
+        : 'canary weight',
+    ),
+    card(
+      'problems',
+      `${dropped} / ${comparison?.shadow.errors ?? 0}`,
+      'shadow requests dropped / failed',
+    ),
+  );
+}
+
+function card(field, value, label) {
+  return el(
+    'div',
+    { class: 'card', 'data-field': field },
+    el('div', { class: 'value' }, value),
+    el('div', { class: 'label' }, label),
+  );
+}
+
+function inactiveStaging(staging) {
+  if (staging.production_version === null) {
+    return `No production version to compare staging version ${staging.staging_version} with.`;
+  }
+  return `Staging and production both point at version ${staging.staging_version}; there is nothing to compare.`;
+}
+
+function percent(value) {
+  return value === null ? '-' : `${value.toFixed(1)}%`;
+}
+
+function ratio(value) {
+  return value === null ? '-' : `${value.toFixed(2)}x`;
 }
 
 /** Draws p50 and p95 per minute for every version with requests in the window. */

@@ -81,11 +81,14 @@ async function infer(
       { field: 'body' },
     );
   }
-  const { response } = await steward.inference.infer(request.params.name, request.params.version, {
-    json: body,
-    binary,
-    bytes: (request.body as Buffer).length,
-  });
+  const { response, shadow } = await steward.inference.infer(
+    request.params.name,
+    request.params.version,
+    { json: body, binary, bytes: (request.body as Buffer).length },
+    request.headers,
+  );
+  // The staging run starts only once the production response is out, so it cannot delay it.
+  if (shadow) reply.raw.once('close', () => steward.staging.shadow.submit(shadow));
   if (response.binary.length === 0) {
     return reply.type('application/json').send(response.json);
   }

@@ -25,6 +25,7 @@ function gatherMetrics(steward: Steward): MetricsSnapshot {
         model: record.model,
         version: record.version,
         usage,
+        shadowUsage: steward.shadowUsage.snapshot(record.model, record.version),
         loaded: load.instances > 0,
         memoryBytes: load.memoryBytes,
         health: versionHealth(steward, record, load, usage).status,

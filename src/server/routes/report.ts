@@ -20,6 +20,18 @@ export function reportRoutes(app: FastifyInstance, steward: Steward): void {
       },
       counts: report.counts,
       findings: report.findings,
+      staging: report.staging.map((entry) => ({
+        model: entry.model,
+        production_version: entry.productionVersion,
+        staging_version: entry.stagingVersion,
+        active: entry.active,
+        compared_requests: entry.comparedRequests,
+        agreement_percent: entry.agreementPercent,
+        p95_latency_ratio: entry.p95LatencyRatio,
+        shadow_percent: entry.shadowPercent,
+        canary_percent: entry.canaryPercent,
+        summary: entry.summary,
+      })),
     };
   });
 }
