@@ -53,6 +53,17 @@ export class StewardError extends Error {
   }
 }
 
+/**
+ * A load refused for lack of memory: the budget is smaller than the model, or held by pinned
+ * versions and versions in use. It says nothing about the version itself.
+ */
+export class CapacityError extends StewardError {
+  constructor(code: 'MODEL_TOO_LARGE' | 'MODEL_NOT_READY', message: string) {
+    super(code, message);
+    this.name = 'CapacityError';
+  }
+}
+
 export function isStewardError(error: unknown): error is StewardError {
   return error instanceof StewardError;
 }

@@ -54,6 +54,8 @@ export class Steward {
   readonly archive: ArchiveService;
   readonly gc: GarbageCollector;
   readonly startedAt = new Date();
+  /** Set when a shutdown begins: new requests get 503 while the ones in flight finish. */
+  draining = false;
   #closed = false;
 
   private constructor(
@@ -272,8 +274,8 @@ export class Steward {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.probes.stop();
     const deadline = Date.now() + this.config.drainTimeoutMs;
+    await this.probes.stop(deadline);
     // Shadow work stops first, so no new shadow run takes a version during the drain.
     await this.staging.close(deadline);
     if (!(await this.manager.drain(deadline))) {

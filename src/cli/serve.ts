@@ -77,6 +77,7 @@ export async function serve(config: Config): Promise<void> {
 }
 
 async function drain(steward: Steward, app: FastifyInstance): Promise<void> {
+  steward.draining = true;
   const timeoutMs = steward.config.drainTimeoutMs;
   const timer = setTimeout(() => {
     steward.logger.warn({ timeoutMs }, 'drain timeout reached; closing remaining connections');

@@ -40,14 +40,21 @@ export class AliasRepository {
       const fromVersion = current ? Number(current.version) : null;
       if (fromVersion === version) return undefined;
       if (version !== null) {
-        // Checked inside the transaction, so an archive that commits first always wins.
+        // Checked inside the transaction, so an archive or delete that commits first always wins.
         const target = await trx
           .selectFrom('versions')
           .select('state')
           .where('model_name', '=', model)
           .where('version', '=', version)
           .executeTakeFirst();
-        if (target?.state === 'archived') {
+        if (!target) {
+          throw new StewardError(
+            'VERSION_NOT_FOUND',
+            `model "${model}" has no version ${version}; it may have been deleted meanwhile`,
+            { field: 'version' },
+          );
+        }
+        if (target.state === 'archived') {
           throw new StewardError(
             'CONFLICT',
             `model "${model}" version ${version} is archived; restore it before pointing an alias at it`,

@@ -32,8 +32,9 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
     }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
-    // Requests arriving while the server closes get 503 instead of a reset connection.
-    return503OnClosing: true,
+    // Requests arriving while the server drains get the SHUTTING_DOWN error from the hook
+    // below, in Steward's error shape, instead of Fastify's own 503 body.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     bodyLimit: 1024 * 1024,
     routerOptions: {
@@ -52,6 +53,15 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
   });
   installErrorHandling(app);
   installAdminAuth(app, steward.config.adminToken);
+  app.addHook('onRequest', async (request, reply) => {
+    // Liveness still holds while draining; everything else is turned away.
+    if (!steward.draining || request.url === '/v2/health/live') return;
+    reply.header('connection', 'close');
+    throw new StewardError(
+      'SHUTTING_DOWN',
+      'Steward is shutting down; send the request again later or to another instance',
+    );
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug(
       { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },

@@ -61,7 +61,13 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: S
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const stewardError = toStewardError(error, request);
-    if (stewardError.status >= 500) {
+    if (stewardError.status === 503) {
+      // Unavailable versions and shutdowns are expected states, not faults: no stack trace.
+      request.log.warn(
+        { code: stewardError.code, message: stewardError.message },
+        'request refused',
+      );
+    } else if (stewardError.status >= 500) {
       request.log.error({ err: error, code: stewardError.code }, 'request failed');
     } else {
       request.log.info(

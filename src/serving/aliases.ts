@@ -163,8 +163,10 @@ export class AliasService extends EventEmitter {
     if (stillHot) return;
     if (this.#preloaded.has(alias)) this.#manager.setPinned(record, false, 'preload');
     if (this.#manager.get(model, version)?.pinned) return;
+    // The alias may come back while the old requests finish; then the version stays loaded.
+    const keep = () => this.#catalog.aliasesOf(model, version).some((a) => this.isHot(a));
     this.#manager
-      .unload(model, version, `alias "${alias}" moved away`, actor)
+      .unload(model, version, `alias "${alias}" moved away`, actor, { keep })
       .catch((error: unknown) => {
         this.#logger.error({ model, version, err: error }, 'unloading the previous version failed');
       });

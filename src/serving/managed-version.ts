@@ -52,6 +52,8 @@ export class ManagedVersion {
   lastTicket = 0;
   /** Requests with a ticket up to this one arrived before the drain began and still get served. */
   drainTicket = 0;
+  /** Set when the version is deleted: requests still waiting for it get a 404. */
+  forgotten = false;
   /** Successful loads in this process. */
   loadCount = 0;
   /**

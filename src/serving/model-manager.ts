@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { formatBytes } from '../config/units.js';
-import { StewardError } from '../errors.js';
+import { CapacityError, StewardError } from '../errors.js';
 import { SYSTEM_ACTOR } from '../registry/audit.js';
 import type { VersionRecord } from '../registry/records.js';
 import type { Tensor } from '../tensors/types.js';
@@ -53,6 +53,13 @@ export interface LoadActivity {
   readonly actor: string;
   readonly reason: string;
   readonly details: Readonly<Record<string, unknown>>;
+}
+
+export interface UnloadOptions {
+  /** Unloads even a pinned version, as deleting one does. */
+  readonly force?: boolean;
+  /** Checked once the requests in flight finish: true cancels the unload. */
+  readonly keep?: () => boolean;
 }
 
 export type ManagerSettings = Pick<
@@ -204,6 +211,13 @@ export class ModelManager extends EventEmitter {
 
   async #acquire(managed: ManagedVersion, ticket: number, wait: LoadWait): Promise<Lease> {
     for (;;) {
+      if (managed.forgotten) {
+        throw new StewardError(
+          'VERSION_NOT_FOUND',
+          `model "${managed.model}" version ${managed.version} was deleted while the request waited for it`,
+          { field: 'version' },
+        );
+      }
       switch (managed.state) {
         case 'ready':
           if (managed.admits(ticket)) return this.#lease(managed);
@@ -232,7 +246,7 @@ export class ModelManager extends EventEmitter {
           break;
       }
       try {
-        const load = this.load(managed.record, { reason: wait.reason });
+        const load = this.#startLoad(managed, { reason: wait.reason });
         await this.#waitFor(load, managed, wait);
       } catch (error) {
         if ((managed.state as LoadState) === 'ready') continue;
@@ -260,7 +274,26 @@ export class ModelManager extends EventEmitter {
     record: VersionRecord,
     options: { explicit?: boolean; actor?: string; reason?: string } = {},
   ): Promise<void> {
-    const managed = this.track(record);
+    return this.#startLoad(this.track(record), options);
+  }
+
+  #startLoad(
+    managed: ManagedVersion,
+    options: { explicit?: boolean; actor?: string; reason?: string },
+  ): Promise<void> {
+    if (managed.forgotten) {
+      return Promise.reject(
+        new StewardError(
+          'VERSION_NOT_FOUND',
+          `model "${managed.model}" version ${managed.version} was deleted`,
+        ),
+      );
+    }
+    // A load never overlaps an unload of the same version: it starts once the unload ends,
+    // which may also have been cancelled, leaving the version ready.
+    if (managed.unloading) {
+      return managed.unloading.then(() => this.#startLoad(managed, options));
+    }
     if (managed.state === 'archived') {
       return Promise.reject(
         new StewardError(
@@ -284,9 +317,19 @@ export class ModelManager extends EventEmitter {
     return managed.loading;
   }
 
-  /** Unloads a version once its requests finish. Returns false when it was not loaded. */
-  unload(model: string, version: number, reason: string, actor = SYSTEM_ACTOR): Promise<boolean> {
-    return this.#unloadAs(model, version, { actor, reason }, 'unload');
+  /**
+   * Unloads a version once its requests finish. Returns false when it was not loaded. After the
+   * requests finish the unload is cancelled, and the version stays ready, when it is pinned by
+   * then or `keep` returns true, unless `force` is set.
+   */
+  unload(
+    model: string,
+    version: number,
+    reason: string,
+    actor = SYSTEM_ACTOR,
+    options: UnloadOptions = {},
+  ): Promise<boolean> {
+    return this.#unloadAs(model, version, { actor, reason }, 'unload', options);
   }
 
   async #unloadAs(
@@ -294,6 +337,7 @@ export class ModelManager extends EventEmitter {
     version: number,
     cause: Cause,
     action: 'unload' | 'evict',
+    options: UnloadOptions = {},
   ): Promise<boolean> {
     const managed = this.get(model, version);
     if (!managed) return false;
@@ -303,7 +347,7 @@ export class ModelManager extends EventEmitter {
       return true;
     }
     if (managed.state !== 'ready') return false;
-    managed.unloading = this.#unload(managed, cause, action).finally(() => {
+    managed.unloading = this.#unload(managed, cause, action, options).finally(() => {
       managed.unloading = undefined;
     });
     await managed.unloading;
@@ -385,10 +429,14 @@ export class ModelManager extends EventEmitter {
     actor = SYSTEM_ACTOR,
   ): Promise<void> {
     const managed = this.get(model, version);
-    if (managed?.state === 'archived') {
+    if (!managed) return;
+    managed.forgotten = true;
+    managed.pins.clear();
+    managed.stopDraining();
+    if (managed.state === 'archived') {
       await this.releaseArchived(model, version, { actor, reason });
     }
-    await this.unload(model, version, reason, actor);
+    await this.unload(model, version, reason, actor, { force: true });
     this.#versions.delete(versionKey(model, version));
   }
 
@@ -504,6 +552,24 @@ export class ModelManager extends EventEmitter {
     } catch (error) {
       this.#reservedBytes = 0;
       await this.#dropInstances(managed);
+      if (error instanceof CapacityError) {
+        // Lack of room is no fault of the version: no failed state and no back-off. A model
+        // measured larger than the budget keeps that size, so its next load fails at once.
+        this.#transition(managed, managed.loadCount > 0 ? 'unloaded' : 'registered', error.message);
+        this.#report(
+          'load_failed',
+          managed,
+          { actor: cause.actor, reason: error.message },
+          {
+            requested_because: cause.reason,
+          },
+        );
+        this.#logger.warn(
+          { model: managed.model, version: managed.version, reason: error.message },
+          'model load refused',
+        );
+        throw error;
+      }
       managed.failures += 1;
       const backoff = Math.min(
         MAX_BACKOFF_MS,
@@ -606,7 +672,7 @@ export class ModelManager extends EventEmitter {
 
   #checkFitsBudget(managed: ManagedVersion, bytes: number): void {
     if (bytes <= this.#settings.memoryBudgetBytes) return;
-    throw new StewardError(
+    throw new CapacityError(
       'MODEL_TOO_LARGE',
       `model "${managed.model}" version ${managed.version} needs ${formatBytes(bytes)}, more than ` +
         `the whole memory budget of ${formatBytes(this.#settings.memoryBudgetBytes)}; ` +
@@ -644,7 +710,7 @@ export class ModelManager extends EventEmitter {
       this.#drainLeastRecentlyUsed(loading);
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new StewardError(
+        throw new CapacityError(
           'MODEL_NOT_READY',
           `memory budget of ${formatBytes(this.#settings.memoryBudgetBytes)} is held by pinned ` +
             'versions or versions in use; unpin a version or raise --memory-budget',
@@ -693,9 +759,22 @@ export class ModelManager extends EventEmitter {
     return victim;
   }
 
-  async #unload(managed: ManagedVersion, cause: Cause, action: 'unload' | 'evict'): Promise<void> {
+  async #unload(
+    managed: ManagedVersion,
+    cause: Cause,
+    action: 'unload' | 'evict',
+    options: UnloadOptions,
+  ): Promise<void> {
     this.#transition(managed, 'unloading', cause.reason);
     await managed.drained();
+    if (!options.force && (managed.pinned || options.keep?.())) {
+      this.#transition(
+        managed,
+        'ready',
+        `unload cancelled (${cause.reason}): the version is needed again`,
+      );
+      return;
+    }
     const memoryBytes = managed.memoryBytes;
     await this.#dropInstances(managed);
     this.#transition(managed, 'unloaded', cause.reason);

@@ -3,7 +3,13 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { InvalidInputError, InvalidModelError } from '../runtimes/runtime.js';
 import type { Signature, Tensor } from '../tensors/types.js';
-import type { LoadReply, RunReply, WorkerRequest, WorkerResponse } from './worker-protocol.js';
+import type {
+  LoadReply,
+  RunReply,
+  WorkerRequest,
+  WorkerResponse,
+  WorkerStarted,
+} from './worker-protocol.js';
 
 interface PendingCall {
   readonly resolve: (value: unknown) => void;
@@ -16,6 +22,8 @@ interface Slot {
   readonly pending: Map<number, PendingCall>;
   /** Instances loaded in this worker, by id. */
   readonly instances: Set<string>;
+  /** True once the worker finished its start-up work and may be stopped safely. */
+  started: boolean;
 }
 
 /** Raised for every call that was waiting on a worker thread when it stopped. */
@@ -130,7 +138,9 @@ export class WorkerPool extends EventEmitter {
   async close(timeoutMs = 30_000): Promise<void> {
     this.#closing = true;
     const deadline = Date.now() + timeoutMs;
-    while (this.#slots.some((slot) => slot.pending.size > 0) && Date.now() < deadline) {
+    // A worker still warming up is inside a native call too.
+    const busy = (slot: Slot) => slot.pending.size > 0 || !slot.started;
+    while (this.#slots.some(busy) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
@@ -138,8 +148,14 @@ export class WorkerPool extends EventEmitter {
 
   #spawn(index: number): Slot {
     const worker = new Worker(this.#script, { name: `steward-model-worker-${index}` });
-    const slot: Slot = { index, worker, pending: new Map(), instances: new Set() };
-    worker.on('message', (response: WorkerResponse) => this.#settle(slot, response));
+    const slot: Slot = { index, worker, pending: new Map(), instances: new Set(), started: false };
+    worker.on('message', (message: WorkerResponse | WorkerStarted) => {
+      if ('started' in message) {
+        slot.started = true;
+        return;
+      }
+      this.#settle(slot, message);
+    });
     worker.on('error', (error) => {
       this.#logger.error({ worker: index, err: error }, 'model worker failed');
     });

@@ -45,3 +45,8 @@ export type WorkerResponse =
         readonly invalidInput: boolean;
       };
     };
+
+/** Sent once by a worker when its start-up work (the runtime warm-up) is done. */
+export interface WorkerStarted {
+  readonly started: true;
+}

@@ -183,7 +183,11 @@ describe('checks after a restart', () => {
         assert.equal(body.health.thresholds.max_p95_ms, 250);
         assert.deepEqual(body.validity.expectations.outputs, { y: { range: { min: 0 } } });
         assert.equal(body.probes.count, 1);
-        assert.equal(body.probes.last_run.ran_at, run.body.ran_at);
+        assert.equal(
+          body.probes.last_run.ran_at,
+          run.body.ran_at,
+          JSON.stringify([body.probes.last_run.trigger, run.body.trigger]),
+        );
         assert.equal(body.status, 'unhealthy');
         assert.equal(body.health.reasons[0].kind, 'probe_failed');
         const results = await call(`${second.url}/api/v1/models/kept/versions/1/probes/results`);

@@ -7,6 +7,7 @@ import type { ManagedVersion, Transition } from '../../serving/managed-version.j
 import type { Lease, ModelManager } from '../../serving/model-manager.js';
 import { parseInferenceRequest } from '../../tensors/request.js';
 import { toJsonTensor } from '../../tensors/values.js';
+import { withTimeout } from '../../util/async.js';
 import { compareOutputs, outputsDigest, requestDigest } from './compare.js';
 import type { ProbeResult, ProbeRun, ProbeRunSummary, ProbeTrigger } from './results.js';
 import type { ProbeSpec } from './spec.js';
@@ -33,12 +34,14 @@ export class ProbeService {
   readonly #runs = new Map<string, ProbeRunSummary>();
   readonly #running = new Map<string, Promise<ProbeRun>>();
   readonly #onTransition = (managed: ManagedVersion, transition: Transition) => {
-    if (transition.to !== 'ready' || !this.#specs.has(key(managed.model, managed.version))) return;
+    const id = key(managed.model, managed.version);
+    if (transition.to !== 'ready' || !this.#specs.has(id)) return;
+    // An explicit run that is loading the version covers the load. Checked now, not in the
+    // callback below: a fast run can finish before that callback runs.
+    if (this.#explicit.has(id)) return;
     // The transition fires inside the load, so the probes start once the load has finished.
-    // An explicit run that loaded the version has started by then and covers the load.
     setImmediate(() => {
-      const id = key(managed.model, managed.version);
-      if (this.#running.has(id) || this.#explicit.has(id)) return;
+      if (this.#running.has(id)) return;
       this.#runInBackground(managed.record, 'load');
     });
   };
@@ -79,12 +82,26 @@ export class ProbeService {
   }
 
   /** Stops starting runs and waits for the ones in progress. */
-  async stop(): Promise<void> {
+  /**
+   * Stops starting runs and waits for the ones in progress until `deadline` (epoch
+   * milliseconds); a run still going then is left to finish or fail on its own.
+   */
+  async stop(deadline = Number.POSITIVE_INFINITY): Promise<void> {
     this.#stopped = true;
     this.#manager.off('transition', this.#onTransition);
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    await Promise.allSettled([...this.#running.values()]);
+    const running = Promise.allSettled([...this.#running.values()]);
+    const left = deadline - Date.now();
+    if (left === Number.POSITIVE_INFINITY) {
+      await running;
+      return;
+    }
+    await withTimeout(running, Math.max(0, left), 'probe runs outlasted the drain').catch(() => {
+      this.#logger.warn(
+        'probe runs still running at the drain timeout; their results are not kept',
+      );
+    });
   }
 
   probes(model: string, version: number): readonly ProbeSpec[] {

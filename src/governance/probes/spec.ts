@@ -22,6 +22,8 @@ export interface ProbeSpec {
 }
 
 export const MAX_PROBES = 32;
+/** Largest JSON size of a version's probes: they live in memory and in every probe result. */
+export const MAX_PROBE_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_TOLERANCE = 1e-5;
 const FLOAT_SPELLINGS = new Set(['NaN', 'Infinity', '-Infinity']);
 
@@ -48,6 +50,13 @@ export function parseProbes(body: unknown, signature: Signature, field = 'body')
     throw invalid(
       `${field}.probes`,
       `a version takes at most ${MAX_PROBES} probes, received ${body.probes.length}`,
+    );
+  }
+  const size = Buffer.byteLength(JSON.stringify(body.probes));
+  if (size > MAX_PROBE_BYTES) {
+    throw invalid(
+      `${field}.probes`,
+      `the probes take ${size} bytes of JSON, more than the ${MAX_PROBE_BYTES} a version keeps; use fewer or smaller probe requests`,
     );
   }
   const names = new Set<string>();

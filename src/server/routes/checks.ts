@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { StewardError } from '../../errors.js';
-import { parseProbes } from '../../governance/probes/spec.js';
+import { MAX_PROBE_BYTES, parseProbes } from '../../governance/probes/spec.js';
 import { presentThresholds } from '../../governance/thresholds.js';
 import type { Steward } from '../../steward.js';
 import {
@@ -66,8 +66,9 @@ export function checkRoutes(app: FastifyInstance, steward: Steward): void {
 
   app.put<{ Params: VersionParams }>(
     `${base}/probes`,
-    // Probes carry inference requests, so they may be as large as one.
-    { bodyLimit: steward.config.maxRequestBytes },
+    // Probes carry inference requests; the parser caps their JSON at MAX_PROBE_BYTES, and the
+    // body may add whitespace around it.
+    { bodyLimit: 2 * MAX_PROBE_BYTES },
     async (request) => {
       const record = resolve(request.params);
       await steward.probes.set(record, parseProbes(request.body, record.signature));

@@ -59,9 +59,22 @@ export function lifecycleRoutes(app: FastifyInstance, steward: Steward): void {
       url: '/api/v1/models/:name/versions/:version/pin',
       handler: async (request) => {
         const record = steward.catalog.resolve(request.params.name, request.params.version);
-        steward.lifecycle.setPinned(record, method === 'PUT', actorOf(request));
+        const actor = actorOf(request);
+        if (method === 'DELETE') {
+          steward.lifecycle.setPinned(record, false, actor);
+          return presentVersion(steward, record);
+        }
+        const wasPinned =
+          steward.manager.get(record.model, record.version)?.pins.has('user') ?? false;
+        steward.lifecycle.setPinned(record, true, actor);
         // A pin keeps a version loaded, so pinning loads it now rather than on its next request.
-        if (method === 'PUT') await steward.lifecycle.load(record, actorOf(request), 'pinned');
+        // A pin whose load fails is taken back, so it cannot block archive or gc.
+        try {
+          await steward.lifecycle.load(record, actor, 'pinned');
+        } catch (error) {
+          if (!wasPinned) steward.lifecycle.setPinned(record, false, actor);
+          throw error;
+        }
         return presentVersion(steward, record);
       },
     });

@@ -38,6 +38,32 @@ export async function modelRoutes(app: FastifyInstance, steward: Steward): Promi
     return presentModel(steward, model);
   });
 
+  app.patch<{ Params: NameParams; Body: { description?: unknown; labels?: unknown } }>(
+    '/api/v1/models/:name',
+    async (request) => {
+      const model = steward.catalog.getModel(request.params.name);
+      if (!model) throw modelNotFound(request.params.name);
+      const body = request.body ?? {};
+      const changes: { description?: string; labels?: Record<string, string> } = {};
+      if (body.description !== undefined) {
+        if (typeof body.description !== 'string' || body.description.length > 10_000) {
+          throw new StewardError(
+            'INVALID_ARGUMENT',
+            'description must be a string of at most 10,000 characters',
+            {
+              field: 'description',
+            },
+          );
+        }
+        changes.description = body.description;
+      }
+      if (body.labels !== undefined) changes.labels = checkLabels(body.labels);
+      await steward.registry.models.updateModel(model.name, changes);
+      await steward.catalog.refreshModel(model.name);
+      return presentModel(steward, steward.catalog.getModel(model.name)!);
+    },
+  );
+
   app.get<{ Params: VersionParams }>('/api/v1/models/:name/versions/:version', async (request) => {
     const record = steward.catalog.resolve(request.params.name, request.params.version);
     return presentVersion(steward, record);
@@ -202,4 +228,27 @@ function modelNotFound(name: string): StewardError {
   return new StewardError('MODEL_NOT_FOUND', `model "${name}" is not registered`, {
     field: 'name',
   });
+}
+
+/** Labels are a flat object of up to 64 string values, as in Kubernetes or MLflow tags. */
+function checkLabels(labels: unknown): Record<string, string> {
+  const valid =
+    typeof labels === 'object' &&
+    labels !== null &&
+    !Array.isArray(labels) &&
+    Object.keys(labels).length <= 64 &&
+    Object.entries(labels).every(
+      ([key, value]) =>
+        /^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$/.test(key) &&
+        typeof value === 'string' &&
+        value.length <= 256,
+    );
+  if (!valid) {
+    throw new StewardError(
+      'INVALID_ARGUMENT',
+      'labels must be an object of at most 64 entries: keys of letters, digits, ".", "_", "/" or "-" (up to 63), string values up to 256 characters',
+      { field: 'labels' },
+    );
+  }
+  return labels as Record<string, string>;
 }
