@@ -1,7 +1,8 @@
 /**
  * Inference benchmark: a one-row digits-mlp request at 16 connections (autocannon) against
- * a Steward server in a child process, next to onnxruntime-node running the same request in
- * this process. Prints a Markdown table; docs/benchmarks.md records the results.
+ * a Steward server in a child process with shadow traffic off, next to onnxruntime-node
+ * running the same request in this process. Prints a Markdown table; docs/benchmarks.md
+ * records the results.
  *
  * Run: npm run bench [-- --seconds 10 --connections 16]
  */
@@ -33,7 +34,16 @@ const body = JSON.stringify({
 
 async function benchServer(): Promise<Record<string, string | number>> {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'steward-bench-'));
-  const server = await spawnServer(['--data-dir', dataDir, '--seed-examples', EXAMPLES]);
+  // The examples give digits-mlp a staging version, and shadowing would double the work per
+  // request; bench/shadow.ts measures that cost on its own.
+  const server = await spawnServer([
+    '--data-dir',
+    dataDir,
+    '--seed-examples',
+    EXAMPLES,
+    '--shadow-percent',
+    '0',
+  ]);
   try {
     const url = `${server.url}/v2/models/digits-mlp/infer`;
     const options = {
