@@ -235,4 +235,32 @@ describe('promotion and rollback', () => {
     assert.equal(invalid.status, 400);
     assert.equal(invalid.body.field, 'min_requests');
   });
+
+  it('rejects promotion to another signature unless forced', async () => {
+    for (const [file, alias] of [
+      ['digits-cnn', 'production'],
+      ['digits-mlp', 'staging'],
+    ] as const) {
+      const response = await push(server.url, 'reshaped', example(file), { alias });
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+    }
+    const rejected = await call(`${server.url}/api/v1/models/reshaped/promote`, {
+      method: 'POST',
+    });
+    assert.equal(rejected.status, 409);
+    assert.equal(rejected.body.code, 'CONFLICT');
+    assert.equal(rejected.body.field, 'force');
+    assert.match(
+      rejected.body.error,
+      /staging version 2 does not take the requests of production version 1 \(input "image" is missing\)/,
+    );
+    const aliases = (await call(`${server.url}/api/v1/models/reshaped`)).body.aliases;
+    assert.deepEqual(aliases, { production: 1, staging: 2 });
+
+    const forced = await cli(['promote', 'reshaped', '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stdout, /reshaped production: version 1 -> version 2/);
+    const audit = await call(`${server.url}/api/v1/audit?model=reshaped&action=promote`);
+    assert.equal(audit.body.entries[0].details.forced, true);
+  });
 });

@@ -140,6 +140,7 @@ export function registerStagingCommands(program: Command, client: () => ClientOp
       'reject below this agreement, such as 98.5',
       percentOption('minimum agreement'),
     )
+    .option('--force', 'promote even when staging would reject requests that production takes')
     .option('-r, --reason <text>', 'reason recorded in the alias history')
     .action(async (name: string, options: PromoteOptions) => {
       const result = await requestJson<{
@@ -149,6 +150,7 @@ export function registerStagingCommands(program: Command, client: () => ClientOp
         min_requests: options.minRequests,
         min_agreement_percent: options.minAgreement,
         reason: options.reason,
+        force: options.force,
       });
       const from =
         result.previous_version === null ? 'nothing' : `version ${result.previous_version}`;
@@ -183,6 +185,7 @@ interface StagingOptions {
 interface PromoteOptions {
   minRequests?: number;
   minAgreement?: number;
+  force?: boolean;
   reason?: string;
 }
 

@@ -4,6 +4,7 @@ import { StewardError } from '../../errors.js';
 import type { StagingPatch } from '../../serving/staging/settings.js';
 import type { Steward } from '../../steward.js';
 import { actorOf, adminCheck } from '../auth.js';
+import { optionalBoolean } from '../fields.js';
 import { presentComparison, presentStagingSettings } from '../present-staging.js';
 
 interface NameParams {
@@ -34,13 +35,19 @@ export function stagingRoutes(app: FastifyInstance, steward: Steward): void {
   });
 
   app.post<{ Params: NameParams }>('/api/v1/models/:name/promote', async (request) => {
-    const body = fieldsOf(request.body, ['min_requests', 'min_agreement_percent', 'reason']);
+    const body = fieldsOf(request.body, [
+      'min_requests',
+      'min_agreement_percent',
+      'reason',
+      'force',
+    ]);
     const result = await steward.staging.promotion.promote({
       model: request.params.name,
       actor: actorOf(request),
       reason: optionalText(body.reason, 'reason'),
       minRequests: optionalCount(body.min_requests, 'min_requests'),
       minAgreementPercent: optionalPercent(body.min_agreement_percent, 'min_agreement_percent'),
+      force: optionalBoolean(body.force, 'force'),
     });
     return {
       model: result.model,

@@ -6,6 +6,7 @@ import type { AliasService } from '../aliases.js';
 import type { Catalog } from '../catalog.js';
 import type { ComparisonReport } from './comparison.js';
 import type { ComparisonBook } from './comparison-book.js';
+import { signatureMismatch } from './signature-match.js';
 
 export interface PromotionRequest {
   readonly model: string;
@@ -15,6 +16,8 @@ export interface PromotionRequest {
   readonly minRequests?: number;
   /** Rejects the promotion below this share of agreeing requests, in percent. */
   readonly minAgreementPercent?: number;
+  /** Promotes even when the staging version would reject requests that production accepts. */
+  readonly force?: boolean;
 }
 
 export interface PromotionResult {
@@ -63,8 +66,9 @@ export class Promotion {
 
   /**
    * Moves `production` to the staging version, points `previous` at the old production
-   * version and removes `staging`. Rejects with PROMOTION_GATE_FAILED when a gate is set and
-   * the comparison falls short of it.
+   * version and removes `staging`. Rejects with CONFLICT when staging would reject requests
+   * that production takes (unless forced), and with PROMOTION_GATE_FAILED when a gate is set
+   * and the comparison falls short of it.
    */
   async promote(request: PromotionRequest): Promise<PromotionResult> {
     return this.#locked(request.model, async () => {
@@ -84,6 +88,9 @@ export class Promotion {
           `model "${request.model}" version ${staging} is already production`,
           { field: 'staging' },
         );
+      }
+      if (production !== undefined && !request.force) {
+        this.#checkSignature(request.model, production, staging);
       }
       const report = this.#comparisons.current(request.model)?.report() ?? null;
       checkGate(request, staging, production, report);
@@ -127,6 +134,7 @@ export class Promotion {
           p95_latency_ratio: report?.latencyMs.p95Ratio ?? null,
           min_requests: request.minRequests ?? null,
           min_agreement_percent: request.minAgreementPercent ?? null,
+          forced: request.force === true,
         },
       });
       this.#logger.info(
@@ -199,6 +207,22 @@ export class Promotion {
       const previousVersion = production === previous ? null : (production ?? null);
       return { model: request.model, productionVersion: previous, previousVersion };
     });
+  }
+
+  /** Rejects a promotion that would break production's callers, naming the difference. */
+  #checkSignature(model: string, production: number, staging: number): void {
+    const current = this.#catalog.getVersion(model, production);
+    const candidate = this.#catalog.getVersion(model, staging);
+    if (!current || !candidate) return;
+    const mismatch = signatureMismatch(current.signature, candidate.signature);
+    if (mismatch === null) return;
+    throw new StewardError(
+      'CONFLICT',
+      `promotion of model "${model}" rejected: staging version ${staging} does not take the ` +
+        `requests of production version ${production} (${mismatch}); update the callers, ` +
+        'then promote with force=true (steward promote --force)',
+      { field: 'force' },
+    );
   }
 
   #checkModel(model: string): void {

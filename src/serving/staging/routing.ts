@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { VersionRecord } from '../../registry/records.js';
-import type { Signature } from '../../tensors/types.js';
 import type { Catalog } from '../catalog.js';
 import type { Comparison } from './comparison.js';
 import type { ComparisonBook } from './comparison-book.js';
 import type { StagingSettings } from './settings.js';
+import { inputMismatch } from './signature-match.js';
 
 /** The version that serves one inference request, and the staging run to mirror it to. */
 export interface Route {
@@ -62,7 +62,7 @@ export class StagingRouter {
     const key = `${production.sha256}:${staging.sha256}`;
     let compatible = this.#compatible.get(key);
     if (compatible === undefined) {
-      compatible = inputsMatch(production.signature, staging.signature);
+      compatible = inputMismatch(production.signature, staging.signature) === null;
       this.#compatible.set(key, compatible);
     }
     return compatible;
@@ -86,21 +86,4 @@ export function canaryPick(
   const digest = createHash('sha256').update(model).update('\u0000').update(value).digest();
   // The first 32 bits of the digest as a fraction of 2^32, uniform over [0, 100).
   return (digest.readUInt32BE(0) / 2 ** 32) * 100 < percent;
-}
-
-function inputsMatch(production: Signature, staging: Signature): boolean {
-  if (production.inputs.length !== staging.inputs.length) return false;
-  const byName = new Map(staging.inputs.map((spec) => [spec.name, spec]));
-  return production.inputs.every((spec) => {
-    const other = byName.get(spec.name);
-    if (!other || other.datatype !== spec.datatype) return false;
-    // An empty shape is an unknown rank: in staging it accepts any, in production it may
-    // let through shapes that staging rejects.
-    if (other.shape.length === 0) return true;
-    if (spec.shape.length !== other.shape.length) return false;
-    return spec.shape.every((dim, axis) => {
-      const otherDim = other.shape[axis]!;
-      return otherDim < 0 || dim === otherDim;
-    });
-  });
 }
