@@ -63,21 +63,52 @@ export class LifecycleService {
     await this.#manager.load(record, { explicit: true, actor, reason });
   }
 
-  /** Unloads a version after its requests in flight; returns false when it was not loaded. */
-  unload(record: VersionRecord, actor: string): Promise<boolean> {
-    return this.#manager.unload(record.model, record.version, 'explicit unload', actor);
+  /**
+   * Unloads a version after its requests in flight; returns false when it was not loaded.
+   * Rejects a pinned version with CONFLICT, since a pin exists to keep it loaded.
+   */
+  async unload(record: VersionRecord, actor: string): Promise<boolean> {
+    this.#checkUnpinned(record.model, record.version);
+    const unloaded = await this.#manager.unload(
+      record.model,
+      record.version,
+      'explicit unload',
+      actor,
+    );
+    // A pin set while the requests in flight finished cancels the unload.
+    this.#checkUnpinned(record.model, record.version);
+    return unloaded;
   }
 
-  /** Unloads every loaded version of a model; returns the versions it unloaded. */
+  /**
+   * Unloads every loaded version of a model; returns the versions it unloaded. Rejects with
+   * CONFLICT, before it unloads anything, when one of them is pinned.
+   */
   async unloadModel(model: string, actor: string): Promise<number[]> {
+    const versions = this.#catalog.versions(model).map((record) => record.version);
+    for (const version of versions) this.#checkUnpinned(model, version);
     const unloaded: number[] = [];
-    for (const record of this.#catalog.versions(model)) {
+    for (const version of versions) {
       const reason = 'explicit unload of the model';
-      if (await this.#manager.unload(model, record.version, reason, actor)) {
-        unloaded.push(record.version);
-      }
+      if (await this.#manager.unload(model, version, reason, actor)) unloaded.push(version);
     }
     return unloaded;
+  }
+
+  #checkUnpinned(model: string, version: number): void {
+    const pins = this.#manager.get(model, version)?.pins;
+    if (!pins || pins.size === 0) return;
+    const fixes: string[] = [];
+    if (pins.has('user')) fixes.push(`unpin it first (steward unpin ${model} ${version})`);
+    if (pins.has('preload')) {
+      fixes.push('move its preloaded alias to another version or start without that --preload');
+    }
+    throw new StewardError(
+      'CONFLICT',
+      `model "${model}" version ${version} is pinned (${[...pins].join(', ')}), so it stays ` +
+        `loaded; to unload it, ${fixes.join(' and ')}`,
+      { field: 'version' },
+    );
   }
 
   /** Sets or clears the user pin of a version; records the change when there was one. */

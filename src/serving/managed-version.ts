@@ -65,7 +65,8 @@ export class ManagedVersion {
   /** Why the version may not be evicted: `user` for an explicit pin, `preload` for a hot alias. */
   readonly pins = new Set<string>();
   loading: Promise<void> | undefined;
-  unloading: Promise<void> | undefined;
+  /** Resolves to true when the version left memory, false when the unload was cancelled. */
+  unloading: Promise<boolean> | undefined;
   failures = 0;
   /** Epoch milliseconds before which a failed load is not retried by a request. */
   retryAt = 0;

@@ -318,9 +318,9 @@ export class ModelManager extends EventEmitter {
   }
 
   /**
-   * Unloads a version once its requests finish. Returns false when it was not loaded. After the
-   * requests finish the unload is cancelled, and the version stays ready, when it is pinned by
-   * then or `keep` returns true, unless `force` is set.
+   * Unloads a version once its requests finish. Returns false when it was not loaded or the
+   * unload was cancelled. After the requests finish the unload is cancelled, and the version
+   * stays ready, when it is pinned by then or `keep` returns true, unless `force` is set.
    */
   unload(
     model: string,
@@ -342,16 +342,12 @@ export class ModelManager extends EventEmitter {
     const managed = this.get(model, version);
     if (!managed) return false;
     if (managed.loading) await managed.loading.catch(() => undefined);
-    if (managed.unloading) {
-      await managed.unloading;
-      return true;
-    }
+    if (managed.unloading) return managed.unloading;
     if (managed.state !== 'ready') return false;
     managed.unloading = this.#unload(managed, cause, action, options).finally(() => {
       managed.unloading = undefined;
     });
-    await managed.unloading;
-    return true;
+    return managed.unloading;
   }
 
   /** Clears the back-off of a failed version, so its next request loads it again. */
@@ -494,7 +490,7 @@ export class ModelManager extends EventEmitter {
   }
 
   async #waitFor(
-    work: Promise<void> | undefined,
+    work: Promise<unknown> | undefined,
     managed: ManagedVersion,
     wait: LoadWait,
   ): Promise<void> {
@@ -764,7 +760,7 @@ export class ModelManager extends EventEmitter {
     cause: Cause,
     action: 'unload' | 'evict',
     options: UnloadOptions,
-  ): Promise<void> {
+  ): Promise<boolean> {
     this.#transition(managed, 'unloading', cause.reason);
     await managed.drained();
     if (!options.force && (managed.pinned || options.keep?.())) {
@@ -773,7 +769,7 @@ export class ModelManager extends EventEmitter {
         'ready',
         `unload cancelled (${cause.reason}): the version is needed again`,
       );
-      return;
+      return false;
     }
     const memoryBytes = managed.memoryBytes;
     await this.#dropInstances(managed);
@@ -783,6 +779,7 @@ export class ModelManager extends EventEmitter {
       { model: managed.model, version: managed.version, reason: cause.reason },
       'model unloaded',
     );
+    return true;
   }
 
   async #dropInstances(managed: ManagedVersion): Promise<void> {

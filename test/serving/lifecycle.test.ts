@@ -520,4 +520,33 @@ describe('pinning and idle unload', () => {
     const released = await call(`${server.url}/api/v1/models/kept/versions/1`);
     assert.equal(released.body.load.state, 'unloaded');
   });
+
+  it('rejects explicit unload of a pinned version', async () => {
+    await push(server.url, 'held', scaleModel(33));
+    const pin = await call(`${server.url}/api/v1/models/held/versions/1/pin`, { method: 'PUT' });
+    assert.equal(pin.status, 200);
+
+    const unload = await call(`${server.url}/api/v1/models/held/versions/1/unload`, {
+      method: 'POST',
+    });
+    assert.equal(unload.status, 409);
+    assert.equal(unload.body.code, 'CONFLICT');
+    assert.equal(unload.body.field, 'version');
+    assert.match(unload.body.error, /version 1 is pinned \(user\)/);
+    assert.match(unload.body.error, /steward unpin held 1/);
+    const repository = await call(`${server.url}/v2/repository/models/held/unload`, {
+      method: 'POST',
+    });
+    assert.equal(repository.status, 409);
+    assert.match(repository.body.error, /is pinned/);
+    const still = await call(`${server.url}/api/v1/models/held/versions/1`);
+    assert.equal(still.body.load.state, 'ready');
+
+    await call(`${server.url}/api/v1/models/held/versions/1/pin`, { method: 'DELETE' });
+    const unpinned = await call(`${server.url}/api/v1/models/held/versions/1/unload`, {
+      method: 'POST',
+    });
+    assert.equal(unpinned.status, 200);
+    assert.equal(unpinned.body.load.state, 'unloaded');
+  });
 });
