@@ -20,6 +20,7 @@ import type { UploadCheckHandler } from './serving/publisher.js';
 import { Publisher } from './serving/publisher.js';
 import { Staging } from './serving/staging/staging.js';
 import { WorkerPool } from './serving/worker-pool.js';
+import { type DataDirLock, lockDataDir } from './storage/data-dir-lock.js';
 import { LocalArtifactStore } from './storage/local-store.js';
 import { UnpackedArchives } from './storage/unpacked-archives.js';
 import { ExpectationStore } from './telemetry/expectation-store.js';
@@ -57,6 +58,7 @@ export class Steward {
   /** Set when a shutdown begins: new requests get 503 while the ones in flight finish. */
   draining = false;
   #closed = false;
+  #lock: DataDirLock | undefined;
 
   private constructor(
     config: Config,
@@ -243,6 +245,21 @@ export class Steward {
   static async open(config: Config, logger: Logger = createLogger(config)): Promise<Steward> {
     // Read before anything opens, so an invalid policy file stops the start with its reason.
     const policy = config.policyFile ? readPolicyFile(config.policyFile) : EMPTY_POLICY;
+    const lock = await lockDataDir(config.dataDir, logger);
+    try {
+      return await Steward.#openLocked(config, logger, policy, lock);
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+
+  static async #openLocked(
+    config: Config,
+    logger: Logger,
+    policy: RetirementPolicy,
+    lock: DataDirLock,
+  ): Promise<Steward> {
     const registry = await Registry.openSqlite(config.dataDir);
     const store = new LocalArtifactStore(path.join(config.dataDir, 'artifacts'));
     await store.init();
@@ -252,6 +269,7 @@ export class Steward {
     });
     await unpacked.init();
     const steward = new Steward(config, logger, registry, store, unpacked, policy);
+    steward.#lock = lock;
     await steward.catalog.refreshAll();
     for (const record of steward.catalog.allVersions()) steward.manager.track(record);
     await steward.usage.load();
@@ -294,6 +312,7 @@ export class Steward {
     await this.audit.stop();
     await this.pool.close(Math.max(0, deadline - Date.now()));
     await this.registry.close();
+    await this.#lock?.release();
   }
 }
 
