@@ -119,6 +119,34 @@ describe('model upload', () => {
     assert.equal(model.body.versions.length, 2);
   });
 
+  it('rejects unknown and repeated query fields', async () => {
+    const misspelt = await push(server.url, 'digits', example('digits-cnn'), {
+      alais: 'production',
+    });
+    assert.equal(misspelt.status, 400);
+    assert.equal(misspelt.body.code, 'INVALID_ARGUMENT');
+    assert.equal(misspelt.body.field, 'alais');
+    assert.match(
+      misspelt.body.error,
+      /unknown upload field "alais"; the fields are description, alias/,
+    );
+
+    const bytes = await readFile(example('digits-cnn'));
+    const repeated = await call(`${server.url}/api/v1/models/digits/versions?alias=a&alias=b`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
+    assert.equal(repeated.status, 400);
+    assert.equal(repeated.body.field, 'alias');
+    assert.equal(
+      repeated.body.error,
+      'alias must be a single text of at most 1000 characters; received the field more than once',
+    );
+    const model = await call(`${server.url}/api/v1/models/digits`);
+    assert.equal(model.body.versions.length, 2);
+  });
+
   it('answers 413 above the upload limit and stores nothing', async () => {
     const before = await storedArtifacts(server.dataDir);
     const big = Buffer.alloc(60_000, 8);

@@ -6,6 +6,7 @@ import type { PublishRequest, UploadChecks } from '../../serving/publisher.js';
 import { checkModelName } from '../../serving/publisher.js';
 import type { Steward } from '../../steward.js';
 import { actorOf } from '../auth.js';
+import { optionalText } from '../fields.js';
 import { presentModel, presentVersion } from '../present.js';
 
 interface NameParams {
@@ -85,47 +86,59 @@ async function uploadRoute(app: FastifyInstance, steward: Steward): Promise<void
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   await app.register(multipart, { limits: { fileSize: limit, files: 1, fields: 10 } });
 
-  app.post<{ Params: NameParams; Querystring: UploadQuery }>(
-    '/api/v1/models/:name/versions',
-    { schema: { querystring: UPLOAD_QUERY_SCHEMA } },
-    async (request, reply) => {
-      checkModelName(request.params.name);
-      const declared = Number(request.headers['content-length'] ?? 0);
-      // A multipart body carries form fields and boundaries too, so only a raw body is checked
-      // against the limit here; the multipart parser checks the file part itself.
-      if (!request.isMultipart() && declared > limit) {
-        throw new StewardError(
-          'PAYLOAD_TOO_LARGE',
-          `model file of ${declared} bytes exceeds the upload limit of ${limit} bytes; raise --max-upload-size to accept it`,
-          { field: 'file' },
-        );
-      }
-      const publish = request.isMultipart() ? await fromMultipart(request) : fromRawBody(request);
-      const result = await steward.publisher.publish({
-        ...publish,
-        model: request.params.name,
-        actor: actorOf(request),
-      });
-      return reply.code(result.created ? 201 : 200).send(presentVersion(steward, result.record));
-    },
-  );
+  app.post<{ Params: NameParams }>('/api/v1/models/:name/versions', async (request, reply) => {
+    checkModelName(request.params.name);
+    const query = readUploadQuery(request.query);
+    const declared = Number(request.headers['content-length'] ?? 0);
+    // A multipart body carries form fields and boundaries too, so only a raw body is checked
+    // against the limit here; the multipart parser checks the file part itself.
+    if (!request.isMultipart() && declared > limit) {
+      throw new StewardError(
+        'PAYLOAD_TOO_LARGE',
+        `model file of ${declared} bytes exceeds the upload limit of ${limit} bytes; raise --max-upload-size to accept it`,
+        { field: 'file' },
+      );
+    }
+    const publish = request.isMultipart()
+      ? await fromMultipart(request, query)
+      : fromRawBody(request, query);
+    const result = await steward.publisher.publish({
+      ...publish,
+      model: request.params.name,
+      actor: actorOf(request),
+    });
+    return reply.code(result.created ? 201 : 200).send(presentVersion(steward, result.record));
+  });
 }
 
-/** Each upload query field at most once, as a string. */
-const UPLOAD_QUERY_SCHEMA = {
-  type: 'object',
-  properties: {
-    description: { type: 'string', maxLength: 10_000 },
-    alias: { type: 'string' },
-    filename: { type: 'string', maxLength: 1024 },
-    expectations: { type: 'string' },
-    probes: { type: 'string' },
-  },
-} as const;
+const UPLOAD_QUERY_FIELDS = ['description', 'alias', 'filename', 'expectations', 'probes'];
+
+/**
+ * Reads the upload query: each field at most once, as text. An unknown field is rejected, so
+ * a misspelt `alias` does not register the version without its alias.
+ */
+function readUploadQuery(raw: unknown): UploadQuery {
+  const query = (raw ?? {}) as Record<string, unknown>;
+  for (const key of Object.keys(query)) {
+    if (UPLOAD_QUERY_FIELDS.includes(key)) continue;
+    throw new StewardError(
+      'INVALID_ARGUMENT',
+      `unknown upload field "${key}"; the fields are ${UPLOAD_QUERY_FIELDS.join(', ')}`,
+      { field: key },
+    );
+  }
+  return {
+    description: optionalText(query.description, 'description', 10_000),
+    alias: optionalText(query.alias, 'alias', 1000),
+    filename: optionalText(query.filename, 'filename', 1024),
+    expectations: optionalText(query.expectations, 'expectations', 1_000_000),
+    probes: optionalText(query.probes, 'probes', 1_000_000),
+  };
+}
 
 type UploadParts = Omit<PublishRequest, 'model' | 'actor'>;
 
-function fromRawBody(request: FastifyRequest<{ Querystring: UploadQuery }>): UploadParts {
+function fromRawBody(request: FastifyRequest, query: UploadQuery): UploadParts {
   const body = request.body as Readable | undefined;
   if (!body || typeof (body as Readable).pipe !== 'function') {
     throw new StewardError(
@@ -136,10 +149,10 @@ function fromRawBody(request: FastifyRequest<{ Querystring: UploadQuery }>): Upl
   }
   return {
     source: body,
-    sourceName: request.query.filename ?? '',
-    description: request.query.description ?? '',
-    alias: request.query.alias,
-    checks: parseChecks(request.query.expectations, request.query.probes),
+    sourceName: query.filename ?? '',
+    description: query.description ?? '',
+    alias: query.alias,
+    checks: parseChecks(query.expectations, query.probes),
   };
 }
 
@@ -160,9 +173,7 @@ function parseChecks(expectations: string | undefined, probes: string | undefine
   return { expectations: parse('expectations', expectations), probes: parse('probes', probes) };
 }
 
-async function fromMultipart(
-  request: FastifyRequest<{ Querystring: UploadQuery }>,
-): Promise<UploadParts> {
+async function fromMultipart(request: FastifyRequest, query: UploadQuery): Promise<UploadParts> {
   let file: Awaited<ReturnType<FastifyRequest['file']>>;
   try {
     file = await request.file();
@@ -215,11 +226,11 @@ async function fromMultipart(
   return {
     source,
     sourceName: file.filename ?? '',
-    description: request.query.description ?? field('description') ?? '',
-    alias: request.query.alias ?? field('alias'),
+    description: query.description ?? field('description') ?? '',
+    alias: query.alias ?? field('alias'),
     checks: parseChecks(
-      request.query.expectations ?? field('expectations'),
-      request.query.probes ?? field('probes'),
+      query.expectations ?? field('expectations'),
+      query.probes ?? field('probes'),
     ),
   };
 }
