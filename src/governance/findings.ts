@@ -153,7 +153,7 @@ function redundantFindings(versions: readonly VersionFacts[]): Map<string, Findi
         model: facts.model,
         version: facts.version,
         reason: `same bytes (sha256 ${facts.sha256.slice(0, 12)}) as ${keep.model} version ${keep.version}`,
-        action: `delete it and use ${keep.model} version ${keep.version}`,
+        action: duplicateAction(facts, keep),
       });
     }
   }
@@ -174,6 +174,14 @@ function redundantFindings(versions: readonly VersionFacts[]): Map<string, Findi
     }
   }
   return found;
+}
+
+/** Advises on a copy of another version's bytes without breaking the callers of its aliases. */
+function duplicateAction(facts: VersionFacts, keep: VersionFacts): string {
+  const kept = `${keep.model} version ${keep.version}`;
+  if (facts.aliases.length === 0) return `delete it and use ${kept}`;
+  const aliases = facts.aliases.map((alias) => `"${alias}"`).join(', ');
+  return `callers reach it through ${aliases}; move them to ${kept}, then remove the alias and archive it`;
 }
 
 /** The probe requests and their exact outputs, when every probe of the latest run returned outputs. */

@@ -84,6 +84,38 @@ describe('report findings', () => {
     assert.match(found[0]!.reason, /as live version 3/);
   });
 
+  it('advises no delete of a duplicate behind an alias', () => {
+    const sha = 'b'.repeat(64);
+    const found = findFindings(
+      [
+        facts({
+          model: 'first',
+          version: 1,
+          sha256: sha,
+          aliases: ['production'],
+          createdAt: '2026-01-01T00:00:00.000Z',
+        }),
+        facts({
+          model: 'second',
+          version: 3,
+          sha256: sha,
+          aliases: ['production', 'stable'],
+          createdAt: '2026-06-01T00:00:00.000Z',
+        }),
+      ],
+      RULES,
+      NOW,
+    );
+    assert.deepEqual(
+      found.map((f) => [f.kind, f.model, f.version]),
+      [['redundant', 'second', 3]],
+    );
+    assert.equal(
+      found[0]!.action,
+      'callers reach it through "production", "stable"; move them to first version 1, then remove the alias and archive it',
+    );
+  });
+
   it('ignores archived versions', () => {
     const found = findFindings(
       [facts({ model: 'm', version: 1, state: 'archived', requests: 0, lastUsedAt: null })],
