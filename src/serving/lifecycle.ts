@@ -139,7 +139,7 @@ export class LifecycleService {
       throw new StewardError(
         'CONFLICT',
         `model "${record.model}" version ${record.version} is behind alias ${aliases.map((a) => `"${a}"`).join(', ')}; ` +
-          'move the alias first, or delete with force=true to remove the alias too',
+          'move the alias first, or delete with force=true (steward delete --force) to remove the alias too',
         { field: 'version' },
       );
     }
@@ -215,7 +215,7 @@ export class LifecycleService {
     if (aliases.length > 0 && !options.force) {
       throw new StewardError(
         'CONFLICT',
-        `model "${model}" has alias ${aliases.map((a) => `"${a.alias}"`).join(', ')}; remove the aliases first, or delete with force=true`,
+        `model "${model}" has alias ${aliases.map((a) => `"${a.alias}"`).join(', ')}; remove the aliases first, or delete with force=true (steward delete --force)`,
         { field: 'name' },
       );
     }
