@@ -83,7 +83,8 @@ export function presentLoaded(steward: Steward) {
       memory_bytes: status.memoryBytes,
       load_ms: status.loadMs,
       loaded_at: status.loadedAt,
-      last_used_at: status.lastUsedAt,
+      // The last client request, as in the model list; it outlives restarts and reloads.
+      last_used_at: steward.usage.snapshot(status.model, status.version).lastUsedAt,
       in_flight: status.inFlight,
       pinned: status.pinned,
       instances: status.instances,

@@ -36,6 +36,14 @@ describe('restart', () => {
         assert.equal(after.body.versions[1].status, 'never used');
         assert.equal(after.body.versions[1].usage.last_used_at, null);
 
+        // A load after the restart shows the last use from before it, as the model list does.
+        const load = await call(`${second.url}/api/v1/models/digits/versions/1/load`, {
+          method: 'POST',
+        });
+        assert.equal(load.status, 200);
+        const loaded = await call(`${second.url}/api/v1/loaded`);
+        assert.equal(loaded.body.versions[0].last_used_at, v1Before.usage.last_used_at);
+
         // Usage keeps adding up after the restart.
         assert.equal((await infer(second.url, 'digits', request)).status, 200);
         const later = await call(`${second.url}/api/v1/models/digits/versions/1`);
