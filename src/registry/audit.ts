@@ -8,6 +8,7 @@ export const AUDIT_ACTIONS = [
   'alias_remove',
   'promote',
   'rollback',
+  'staging_settings',
   'load',
   'load_failed',
   'unload',

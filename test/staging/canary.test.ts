@@ -59,6 +59,14 @@ describe('canary routing', () => {
     assert.equal(comparison.canary.requests_to_production, total - toStaging);
     assert.equal(comparison.shadow.mirrored, 0, 'shadow is off');
     assert.equal((await usageOf(2)).live, toStaging);
+
+    const audit = await call(`${server.url}/api/v1/audit?model=digits&action=staging_settings`);
+    const [change] = audit.body.entries;
+    assert.equal(change.version, null);
+    assert.equal(change.actor, 'anonymous');
+    assert.equal(change.details.canary_percent, 20);
+    assert.equal(change.details.shadow_percent, 0);
+    assert.equal(change.details.canary_header, null);
   });
 
   it('keeps each caller on one version by header', async () => {

@@ -30,6 +30,7 @@ export class Staging {
   readonly #catalog: Catalog;
   readonly #usage: UsageTracker;
   readonly #flushMs: number;
+  readonly #audit: AuditRecorder;
   readonly #logger: Logger;
 
   constructor(options: {
@@ -49,6 +50,7 @@ export class Staging {
     this.#catalog = catalog;
     this.#usage = options.shadowUsage;
     this.#flushMs = config.usageFlushMs;
+    this.#audit = options.audit;
     this.#logger = logger;
     this.settings = new StagingSettings(registry.staging, config);
     this.comparisons = new ComparisonBook({
@@ -103,6 +105,20 @@ export class Staging {
       });
     }
     const overrides = await this.settings.update(model, patch);
+    // The canary share routes live traffic, so its changes belong with the alias moves.
+    this.#audit.record({
+      action: 'staging_settings',
+      model,
+      version: null,
+      actor,
+      reason: 'staging settings changed',
+      details: {
+        shadow_percent: overrides.shadowPercent ?? null,
+        canary_percent: overrides.canaryPercent ?? null,
+        canary_header: overrides.canaryHeader ?? null,
+        tolerance: overrides.tolerance ?? null,
+      },
+    });
     this.#logger.info({ model, overrides, actor }, 'staging settings changed');
     return overrides;
   }
