@@ -144,6 +144,8 @@ const MISSING_EXTERNAL_DATA =
   /initializer: (.+?)\. Error: .*External data path does not exist: "(.+?)"/;
 
 /** Names a missing external data file relative to the model; other errors as cleaned up. */
+const MISSING_LOCALE = /Failed to construct locale with name:\s*([A-Za-z0-9_.@-]+)/;
+
 function describeLoadError(error: unknown, folder: string): string {
   const message = cleanMessage(error);
   const missing = MISSING_EXTERNAL_DATA.exec(message);
@@ -151,6 +153,15 @@ function describeLoadError(error: unknown, folder: string): string {
     return (
       `the external data file "${path.relative(folder, missing[2]!)}" of initializer ` +
       `"${missing[1]}" is missing; pack it in the archive beside the .onnx file`
+    );
+  }
+  const locale = MISSING_LOCALE.exec(message);
+  if (locale) {
+    // StringNormalizer builds a C++ locale by name, and the host has no such locale.
+    return (
+      `onnxruntime could not load the model: its string operators need the ${locale[1]} ` +
+      'locale, which this host lacks; install it (on Debian: the locales package, then ' +
+      'locale-gen after enabling it in /etc/locale.gen) and upload again'
     );
   }
   return `onnxruntime could not load the model: ${message.replaceAll(`${folder}${path.sep}`, '')}`;

@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call, infer, push, readJson } from '../support/http.js';
 import { hasSharedModels, SHARED_MODELS } from '../support/paths.js';
+import { spawnServer } from '../support/process.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { parseTensorProto } from '../support/tensor-proto.js';
 
 const skip = hasSharedModels() ? false : 'the shared model fixtures (../shared/models) are absent';
+
+/** onnxruntime's StringNormalizer builds this locale by name, so the host must have it. */
+const hasUsLocale = /^en_US\.utf-?8$/im.test(spawnSync('locale', ['-a']).stdout?.toString() ?? '');
 
 function maxDifference(actual: number[], expected: number[]): number {
   assert.equal(actual.length, expected.length);
@@ -88,7 +94,9 @@ describe('shared public ONNX models', { skip }, () => {
   ];
 
   for (const { folder, tolerance } of backendCases) {
-    it(`${folder} reproduces its test data set`, async () => {
+    const needsLocale = folder.includes('string') && !hasUsLocale;
+    const reason = needsLocale ? 'the en_US.UTF-8 locale is not installed' : false;
+    it(`${folder} reproduces its test data set`, { skip: reason }, async () => {
       const base = path.join(publicModels, folder);
       const uploaded = await push(server.url, folder, path.join(base, 'model.onnx'));
       assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
@@ -216,5 +224,34 @@ describe('shared public ONNX models', { skip }, () => {
     const header = JSON.parse((result.body as string).slice(0, headerLength));
     assert.deepEqual(header.outputs[0].shape, [2, 1, 672, 672]);
     assert.deepEqual(header.outputs[0].parameters, { binary_data_size: 2 * 672 * 672 * 4 });
+  });
+});
+
+describe('string model on a host without its locale', { skip }, () => {
+  it('is rejected with the locale to install', async () => {
+    // glibc reads locales only from LOCPATH when it is set, so an empty folder hides them all.
+    const emptyLocales = await mkdtemp(path.join(os.tmpdir(), 'steward-no-locales-'));
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'steward-test-'));
+    const server = await spawnServer(['--data-dir', dataDir], { LOCPATH: emptyLocales });
+    try {
+      const file = path.join(
+        SHARED_MODELS,
+        'public/onnx-backend-stringnormalizer-string/model.onnx',
+      );
+      const response = await push(server.url, 'strings', file);
+      assert.equal(response.status, 422);
+      assert.equal(response.body.code, 'INVALID_ARTIFACT');
+      assert.match(
+        response.body.error,
+        /its string operators need the en_US\.UTF-8 locale, which this host lacks; install it/,
+      );
+      const models = await call(`${server.url}/api/v1/models`);
+      assert.equal(models.body.models.length, 0);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await rm(emptyLocales, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
