@@ -25,6 +25,7 @@ import { LocalArtifactStore } from './storage/local-store.js';
 import { UnpackedArchives } from './storage/unpacked-archives.js';
 import { ExpectationStore } from './telemetry/expectation-store.js';
 import { UsageTracker } from './telemetry/usage.js';
+import { KeyedMutex } from './util/async.js';
 
 /**
  * One Steward instance: the registry, artifact store, worker pool and the services built on
@@ -126,6 +127,7 @@ export class Steward {
       config,
       logger: logger.child({ component: 'staging' }),
     });
+    const artifactLocks = new KeyedMutex();
     this.lifecycle = new LifecycleService({
       registry,
       catalog: this.catalog,
@@ -140,6 +142,7 @@ export class Steward {
         },
       },
       audit: this.audit,
+      artifactLocks,
       logger: logger.child({ component: 'lifecycle' }),
     });
     this.archive = new ArchiveService({
@@ -172,6 +175,7 @@ export class Steward {
       maxUploadBytes: config.maxUploadBytes,
       inspectTimeoutMs: config.loadTimeoutMs,
       audit: this.audit,
+      artifactLocks,
       logger: logger.child({ component: 'registry' }),
     });
     this.inference = new InferenceService(

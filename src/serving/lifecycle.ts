@@ -5,6 +5,7 @@ import type { VersionRecord } from '../registry/records.js';
 import type { Registry } from '../registry/registry.js';
 import type { ArtifactStore } from '../storage/artifact-store.js';
 import type { UnpackedArchives } from '../storage/unpacked-archives.js';
+import type { KeyedMutex } from '../util/async.js';
 import type { Catalog } from './catalog.js';
 import type { ModelManager } from './model-manager.js';
 
@@ -36,6 +37,7 @@ export class LifecycleService {
   readonly #unpacked: UnpackedArchives;
   readonly #versionData: VersionDataOwner;
   readonly #audit: AuditRecorder;
+  readonly #artifactLocks: KeyedMutex;
   readonly #logger: Logger;
 
   constructor(options: {
@@ -46,6 +48,8 @@ export class LifecycleService {
     unpacked: UnpackedArchives;
     versionData: VersionDataOwner;
     audit: AuditRecorder;
+    /** The artifact locks of the publisher, held while the last use of an artifact is removed. */
+    artifactLocks: KeyedMutex;
     logger: Logger;
   }) {
     this.#registry = options.registry;
@@ -54,6 +58,7 @@ export class LifecycleService {
     this.#store = options.store;
     this.#unpacked = options.unpacked;
     this.#versionData = options.versionData;
+    this.#artifactLocks = options.artifactLocks;
     this.#audit = options.audit;
     this.#logger = options.logger;
   }
@@ -169,11 +174,14 @@ export class LifecycleService {
     await this.#manager.forget(record.model, record.version, 'version deleted', options.actor);
     await this.#versionData.forgetVersion(record.model, record.version);
 
-    const artifactRemoved = (await this.#registry.models.countBySha(record.sha256)) === 0;
-    if (artifactRemoved) {
+    // Under the lock, an upload of the same bytes either commits after the removal or has its
+    // row counted here.
+    const artifactRemoved = await this.#artifactLocks.run(record.sha256, async () => {
+      if ((await this.#registry.models.countBySha(record.sha256)) > 0) return false;
       await this.#store.remove(record.sha256);
       await this.#unpacked.remove(record.sha256);
-    }
+      return true;
+    });
     this.#audit.record({
       action: 'delete',
       model: record.model,

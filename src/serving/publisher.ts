@@ -11,7 +11,7 @@ import { InvalidModelError } from '../runtimes/runtime.js';
 import type { ArtifactStore, StagedArtifact } from '../storage/artifact-store.js';
 import type { UnpackedArchives } from '../storage/unpacked-archives.js';
 import type { Signature } from '../tensors/types.js';
-import { TimeoutError, withTimeout } from '../util/async.js';
+import { type KeyedMutex, TimeoutError, withTimeout } from '../util/async.js';
 import { readHead } from '../util/files.js';
 import type { AliasService } from './aliases.js';
 import { checkAliasName } from './aliases.js';
@@ -77,6 +77,7 @@ export class Publisher {
   readonly #maxUploadBytes: number;
   readonly #inspectTimeoutMs: number;
   readonly #audit: AuditRecorder;
+  readonly #artifactLocks: KeyedMutex;
   readonly #logger: Logger;
 
   constructor(options: {
@@ -92,6 +93,8 @@ export class Publisher {
     maxUploadBytes: number;
     inspectTimeoutMs: number;
     audit: AuditRecorder;
+    /** Held by sha256 from committing an artifact until its row exists, and by deletes. */
+    artifactLocks: KeyedMutex;
     logger: Logger;
   }) {
     this.#registry = options.registry;
@@ -106,6 +109,7 @@ export class Publisher {
     this.#maxUploadBytes = options.maxUploadBytes;
     this.#inspectTimeoutMs = options.inspectTimeoutMs;
     this.#audit = options.audit;
+    this.#artifactLocks = options.artifactLocks;
     this.#logger = options.logger;
   }
 
@@ -127,7 +131,7 @@ export class Publisher {
       if (existing) {
         const attachChecks = this.#checks.prepare(existing.signature, request.checks ?? {});
         // Committing again replaces a stored copy that went missing or was corrupted.
-        await this.#store.commit(staged);
+        await this.#artifactLocks.run(staged.sha256, () => this.#store.commit(staged));
         committed = true;
         this.#manager.allowRetry(existing);
         await attachChecks(existing);
@@ -138,20 +142,25 @@ export class Publisher {
       const { format, signature } = validated;
       folder = validated.folder;
       const attachChecks = this.#checks.prepare(signature, request.checks ?? {});
-      await this.#store.commit(staged);
-      committed = true;
-      if (folder) {
-        await this.#unpacked.commit(folder, staged.sha256);
-        folder = undefined;
-      }
-      const { record, created } = await this.#register(request, staged, format, signature);
+      const newModel = this.#catalog.getModel(request.model) === undefined;
+      // A delete of another version with the same bytes removes the artifact when no row uses
+      // it. Under the lock, it either runs before the commit or sees the new row.
+      const { record, created } = await this.#artifactLocks.run(staged.sha256, async () => {
+        await this.#store.commit(staged);
+        committed = true;
+        if (folder) {
+          await this.#unpacked.commit(folder, staged.sha256);
+          folder = undefined;
+        }
+        return this.#register(request, staged, format, signature);
+      });
       try {
         // Checks come first: moving a hot alias loads the version, and the load runs its probes.
         await attachChecks(record);
         await this.#setAlias(request, record.version);
       } catch (error) {
         // The upload, its checks and its alias change succeed together or not at all.
-        if (created) await this.#rollback(record, request.actor);
+        if (created) await this.#rollback(record, request.actor, newModel);
         throw error;
       }
       return { record, created };
@@ -216,11 +225,15 @@ export class Publisher {
     return result;
   }
 
-  async #rollback(record: VersionRecord, actor: string): Promise<void> {
+  /**
+   * Deletes the version of a failed upload, and its model too when the upload created it and
+   * no other version arrived since. A model that existed keeps its description and settings.
+   */
+  async #rollback(record: VersionRecord, actor: string, newModel: boolean): Promise<void> {
     try {
       const reason = 'upload rolled back because its alias could not move';
       await this.#lifecycle.deleteVersion(record, { force: true, actor, reason });
-      if (this.#catalog.versions(record.model).length === 0) {
+      if (newModel && this.#catalog.versions(record.model).length === 0) {
         await this.#lifecycle.deleteModel(record.model, { force: true, actor, reason });
       }
       this.#logger.info(

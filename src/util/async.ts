@@ -41,3 +41,26 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, message: s
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** One FIFO lock per key, kept only while someone holds or waits for it. */
+export class KeyedMutex {
+  readonly #locks = new Map<string, { mutex: Mutex; users: number }>();
+
+  /** Runs `work` while holding the lock of `key`. */
+  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    let entry = this.#locks.get(key);
+    if (!entry) {
+      entry = { mutex: new Mutex(), users: 0 };
+      this.#locks.set(key, entry);
+    }
+    entry.users += 1;
+    const release = await entry.mutex.lock();
+    try {
+      return await work();
+    } finally {
+      release();
+      entry.users -= 1;
+      if (entry.users === 0) this.#locks.delete(key);
+    }
+  }
+}

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { call, push } from '../support/http.js';
+import { call, infer, push } from '../support/http.js';
 import { example, hasSharedModels, SHARED_MODELS } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
@@ -256,6 +256,70 @@ describe('concurrent uploads', () => {
     assert.deepEqual([...versions], [1]);
     assert.equal(responses.filter((response) => response.status === 201).length, 1);
     assert.equal(responses.filter((response) => response.status === 200).length, 5);
+  });
+
+  it('keep the artifact of an upload that races a delete of the same bytes', async () => {
+    const { scaleModel } = await import('../support/onnx-builder.js');
+    for (let round = 0; round < 30; round += 1) {
+      const file = scaleModel(1000 + round);
+      const first = await push(server.url, `old-${round}`, file);
+      assert.equal(first.status, 201);
+      // The delete lands at different points of the second upload in different rounds.
+      const [second, deleted] = await Promise.all([
+        push(server.url, `new-${round}`, file),
+        new Promise((resolve) => setTimeout(resolve, round % 6)).then(() =>
+          call(`${server.url}/api/v1/models/old-${round}?force=true`, { method: 'DELETE' }),
+        ),
+      ]);
+      assert.equal(second.status, 201, JSON.stringify(second.body));
+      assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+      const sha = second.body.sha256 as string;
+      const stored = path.join(server.dataDir, 'artifacts', 'sha256', sha.slice(0, 2), sha);
+      await readFile(stored);
+      const response = await infer(server.url, `new-${round}`, {
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 4], data: [1, 1, 1, 1] }],
+      });
+      assert.equal(response.status, 200, `round ${round}: ${JSON.stringify(response.body)}`);
+    }
+  });
+});
+
+describe('failed upload with an alias', () => {
+  it('keeps the model that existed before it', async () => {
+    const server = await startTestServer({ memoryBudgetBytes: 20_000 });
+    try {
+      const small = await push(server.url, 'kept', example('breast-cancer-logreg'));
+      assert.equal(small.status, 201);
+      const patch = await call(`${server.url}/api/v1/models/kept`, {
+        method: 'PATCH',
+        json: { description: 'important', labels: { team: 'fraud' } },
+      });
+      assert.equal(patch.status, 200);
+      const removed = await call(`${server.url}/api/v1/models/kept/versions/1`, {
+        method: 'DELETE',
+      });
+      assert.equal(removed.status, 200);
+
+      // digits-mlp (38 KiB) cannot fit in a 20 kB budget, so production cannot move to it.
+      const failed = await push(server.url, 'kept', example('digits-mlp'), {
+        alias: 'production',
+      });
+      assert.equal(failed.status, 507, JSON.stringify(failed.body));
+      const model = await call(`${server.url}/api/v1/models/kept`);
+      assert.equal(model.status, 200);
+      assert.equal(model.body.description, 'important');
+      assert.deepEqual(model.body.labels, { team: 'fraud' });
+      assert.deepEqual(model.body.versions, []);
+
+      // A model that the failed upload created leaves nothing behind.
+      const fresh = await push(server.url, 'fresh', example('digits-mlp'), {
+        alias: 'production',
+      });
+      assert.equal(fresh.status, 507);
+      assert.equal((await call(`${server.url}/api/v1/models/fresh`)).status, 404);
+    } finally {
+      await server.destroy();
+    }
   });
 });
 
