@@ -22,6 +22,7 @@ import { Staging } from './serving/staging/staging.js';
 import { WorkerPool } from './serving/worker-pool.js';
 import { type DataDirLock, lockDataDir } from './storage/data-dir-lock.js';
 import { LocalArtifactStore } from './storage/local-store.js';
+import { removeOrphanArtifacts } from './storage/orphans.js';
 import { UnpackedArchives } from './storage/unpacked-archives.js';
 import { ExpectationStore } from './telemetry/expectation-store.js';
 import { UsageTracker } from './telemetry/usage.js';
@@ -275,6 +276,8 @@ export class Steward {
     const steward = new Steward(config, logger, registry, store, unpacked, policy);
     steward.#lock = lock;
     await steward.catalog.refreshAll();
+    const used = new Set(steward.catalog.allVersions().map((record) => record.sha256));
+    await removeOrphanArtifacts(store, unpacked, used, logger);
     for (const record of steward.catalog.allVersions()) steward.manager.track(record);
     await steward.usage.load();
     await steward.expectations.load();

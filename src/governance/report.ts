@@ -118,7 +118,7 @@ export async function buildReport(steward: Steward, now = Date.now()): Promise<F
       loadedVersions: steward.manager.loaded().length,
       memoryUsedBytes: steward.manager.usedBytes(),
       memoryBudgetBytes: steward.manager.budgetBytes,
-      diskUsedBytes: await steward.store.diskUsage(),
+      diskUsedBytes: (await steward.store.diskUsage()) + (await steward.unpacked.diskUsage()),
     },
     findings,
     counts,

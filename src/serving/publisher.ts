@@ -160,6 +160,8 @@ export class Publisher {
         await this.#setAlias(request, record.version);
       } catch (error) {
         // The upload, its checks and its alias change succeed together or not at all.
+        // NOTE: only while the process runs; a crash before the alias moves leaves the version
+        // registered without it.
         if (created) await this.#rollback(record, request.actor, newModel);
         throw error;
       }

@@ -22,6 +22,8 @@ export interface ArtifactStore {
   open(sha256: string): Promise<string>;
   has(sha256: string): Promise<boolean>;
   remove(sha256: string): Promise<void>;
+  /** The sha256 of every committed artifact. */
+  list(): Promise<string[]>;
   /** Total bytes of committed artifacts. */
   diskUsage(): Promise<number>;
 }

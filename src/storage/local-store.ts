@@ -107,13 +107,21 @@ export class LocalArtifactStore implements ArtifactStore {
     await fs.rm(this.pathOf(sha256), { force: true });
   }
 
-  async diskUsage(): Promise<number> {
-    let total = 0;
+  async list(): Promise<string[]> {
     const base = path.join(this.#root, 'sha256');
+    const stored: string[] = [];
     for (const prefix of await fs.readdir(base)) {
       for (const name of await fs.readdir(path.join(base, prefix))) {
-        total += (await fs.stat(path.join(base, prefix, name))).size;
+        if (SHA256_PATTERN.test(name)) stored.push(name);
       }
+    }
+    return stored;
+  }
+
+  async diskUsage(): Promise<number> {
+    let total = 0;
+    for (const sha256 of await this.list()) {
+      total += (await fs.stat(this.pathOf(sha256))).size;
     }
     return total;
   }

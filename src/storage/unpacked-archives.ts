@@ -74,6 +74,25 @@ export class UnpackedArchives {
     await fs.rm(this.pathOf(sha256), { recursive: true, force: true });
   }
 
+  /** The sha256 of every archive with an unpacked folder. */
+  async list(): Promise<string[]> {
+    const names = await fs.readdir(this.#root);
+    return names.filter((name) => SHA256_PATTERN.test(name));
+  }
+
+  /** Total bytes of the files in the unpacked folders. */
+  async diskUsage(): Promise<number> {
+    let total = 0;
+    for (const sha256 of await this.list()) {
+      const folder = this.pathOf(sha256);
+      for (const relative of await fs.readdir(folder, { recursive: true })) {
+        const stats = await fs.stat(path.join(folder, relative));
+        if (stats.isFile()) total += stats.size;
+      }
+    }
+    return total;
+  }
+
   pathOf(sha256: string): string {
     if (!SHA256_PATTERN.test(sha256)) throw new Error(`invalid sha256 "${sha256}"`);
     return path.join(this.#root, sha256);

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { call, infer, push, readJson } from '../support/http.js';
 import { EXAMPLES, example } from '../support/paths.js';
@@ -92,6 +94,42 @@ describe('restart', () => {
       try {
         const again = await call(`${second.url}/api/v1/models/digits-mlp`);
         assert.equal(again.body.versions.length, 2);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('removes artifacts that no version uses', async () => {
+    const first = await startTestServer();
+    const dataDir = first.dataDir;
+    try {
+      const pushed = await push(first.url, 'digits', example('digits-mlp'));
+      assert.equal(pushed.status, 201);
+      await first.stop();
+
+      // What a crash between an artifact's commit and its version row leaves behind.
+      const bytes = Buffer.from('bytes of an upload whose version row was never written');
+      const orphan = createHash('sha256').update(bytes).digest('hex');
+      const orphanFile = path.join(dataDir, 'artifacts', 'sha256', orphan.slice(0, 2), orphan);
+      await fs.mkdir(path.dirname(orphanFile), { recursive: true });
+      await fs.writeFile(orphanFile, bytes);
+      const orphanFolder = path.join(dataDir, 'artifacts', 'unpacked', orphan);
+      await fs.mkdir(orphanFolder, { recursive: true });
+      await fs.writeFile(path.join(orphanFolder, 'model.json'), '{}');
+
+      const second = await startTestServer({ dataDir });
+      try {
+        await assert.rejects(fs.access(orphanFile), { code: 'ENOENT' });
+        await assert.rejects(fs.access(orphanFolder), { code: 'ENOENT' });
+        const sha = pushed.body.sha256 as string;
+        await fs.access(path.join(dataDir, 'artifacts', 'sha256', sha.slice(0, 2), sha));
+        const report = await call(`${second.url}/api/v1/report`);
+        assert.equal(report.body.totals.disk_used_bytes, pushed.body.size_bytes);
+        const request = await readJson(example('digits-mlp', 'requests/request.json'));
+        assert.equal((await infer(second.url, 'digits', request)).status, 200);
       } finally {
         await second.stop();
       }
