@@ -134,6 +134,7 @@ export class Publisher {
         await this.#artifactLocks.run(staged.sha256, () => this.#store.commit(staged));
         committed = true;
         this.#manager.allowRetry(existing);
+        this.#reloadIfPinned(existing, request.actor);
         await attachChecks(existing);
         await this.#setAlias(request, existing.version);
         return { record: existing, created: false };
@@ -225,6 +226,22 @@ export class Publisher {
       );
     }
     return result;
+  }
+
+  /**
+   * Loads a pinned version whose load failed, now that its bytes were uploaded again. No
+   * request may come to retry it, since readiness reports the failure until it loads.
+   */
+  #reloadIfPinned(record: VersionRecord, actor: string): void {
+    const managed = this.#manager.get(record.model, record.version);
+    if (!managed?.pinned || managed.state !== 'failed') return;
+    const reason = 'artifact uploaded again after a failed load';
+    this.#manager.load(record, { explicit: true, actor, reason }).catch((error: unknown) => {
+      this.#logger.error(
+        { model: record.model, version: record.version, err: error },
+        'loading the pinned version again failed',
+      );
+    });
   }
 
   /**

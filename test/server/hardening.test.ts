@@ -353,6 +353,45 @@ describe('artifact repair', () => {
       await server.destroy();
     }
   });
+
+  it('loads a repaired preloaded version without a request', async () => {
+    const first = await startTestServer();
+    const dataDir = first.dataDir;
+    const model = scaleModel(5);
+    let sha256: string;
+    try {
+      const pushed = await push(first.url, 'preloaded', model, { alias: 'production' });
+      assert.equal(pushed.status, 201);
+      sha256 = pushed.body.sha256;
+    } finally {
+      await first.stop();
+    }
+    await fs.writeFile(
+      path.join(dataDir, 'artifacts', 'sha256', sha256.slice(0, 2), sha256),
+      'damaged',
+    );
+    const server = await startTestServer({ dataDir, preloadAliases: ['production'] });
+    try {
+      const waitForReady = async (expected: number, body: RegExp) => {
+        for (let attempt = 0; attempt < 100; attempt += 1) {
+          const ready = await call(`${server.url}/v2/health/ready`);
+          if (ready.status === expected && body.test(JSON.stringify(ready.body))) return;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.fail(`readiness never answered ${expected} with ${body}`);
+      };
+      await waitForReady(503, /failed: .*corrupted/);
+
+      const again = await push(server.url, 'preloaded', model);
+      assert.equal(again.status, 200);
+      await waitForReady(200, /.*/);
+      const version = await call(`${server.url}/api/v1/models/preloaded/versions/1`);
+      assert.equal(version.body.load.state, 'ready');
+      assert.equal(version.body.usage.requests, 0, 'no request was needed');
+    } finally {
+      await server.destroy();
+    }
+  });
 });
 
 describe('upload checks apart from serving', () => {
