@@ -703,6 +703,20 @@ export class ModelManager extends EventEmitter {
         );
         continue;
       }
+      // Pins never lift on their own, so a load they leave no room for fails now, not at the
+      // deadline.
+      const pinned = this.#pinnedLoaded(loading);
+      const pinnedBytes = pinned.reduce((sum, managed) => sum + managed.memoryBytes, 0);
+      if (pinnedBytes + need > this.#settings.memoryBudgetBytes) {
+        const names = pinned.map((managed) => `${managed.model} version ${managed.version}`);
+        throw new CapacityError(
+          'MODEL_NOT_READY',
+          `${loading.model} version ${loading.version} needs ${formatBytes(need)}, but pinned ` +
+            `versions hold ${formatBytes(pinnedBytes)} of the memory budget of ` +
+            `${formatBytes(this.#settings.memoryBudgetBytes)} (${names.join(', ')}); unpin a ` +
+            'version or raise --memory-budget',
+        );
+      }
       this.#drainLeastRecentlyUsed(loading);
       const left = deadline - Date.now();
       if (left <= 0) {
@@ -743,6 +757,13 @@ export class ModelManager extends EventEmitter {
     this.#logger.debug(
       { model: candidate.model, version: candidate.version, for: exclude.key },
       'draining a busy version to make room',
+    );
+  }
+
+  /** Pinned versions that hold memory, apart from `exclude`. */
+  #pinnedLoaded(exclude: ManagedVersion): ManagedVersion[] {
+    return [...this.#versions.values()].filter(
+      (managed) => managed !== exclude && managed.pinned && managed.memoryBytes > 0,
     );
   }
 

@@ -115,6 +115,36 @@ describe('memory budget', () => {
     await call(`${server.url}/api/v1/models/m7/versions/1/pin`, { method: 'DELETE' });
   });
 
+  it('fails at once when pinned versions hold the budget', async () => {
+    // Pins until one no longer fits, so no other version of the same size can load.
+    const pinned: string[] = [];
+    try {
+      for (let seed = 40; seed < 48; seed += 1) {
+        const pin = await call(`${server.url}/api/v1/models/m${seed}/versions/1/pin`, {
+          method: 'PUT',
+        });
+        if (pin.status !== 200) break;
+        pinned.push(`m${seed}`);
+      }
+      assert.ok(pinned.length >= 4, `only ${pinned.length} versions could be pinned`);
+      const response = await infer(server.url, 'm49', GATHER);
+      assert.equal(response.status, 503);
+      assert.match(
+        response.body.error,
+        /m49 version 1 needs .*, but pinned versions hold .* of the memory budget of .* \(m40 version 1, .*\); unpin a version or raise --memory-budget/,
+      );
+      const version = await call(`${server.url}/api/v1/models/m49/versions/1`);
+      assert.equal(version.body.usage.failures.unavailable, 1);
+      assert.equal(version.body.usage.failures.timeout, 0);
+      assert.notEqual(version.body.load.state, 'failed', 'a full budget says nothing of the model');
+    } finally {
+      for (const name of pinned) {
+        await call(`${server.url}/api/v1/models/${name}/versions/1/pin`, { method: 'DELETE' });
+      }
+    }
+    assert.equal((await infer(server.url, 'm49', GATHER)).status, 200);
+  });
+
   it('rejects a model larger than the whole budget with 507', async () => {
     const response = await push(server.url, 'huge', largeModel(Math.ceil(budget / MIB) + 1, 1234));
     assert.equal(response.status, 201);
