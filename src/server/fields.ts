@@ -1,4 +1,4 @@
-import { StewardError } from '../errors.js';
+import { formatReceived, StewardError } from '../errors.js';
 
 /**
  * Readers of optional query and body fields. Each returns undefined for a missing field and
@@ -69,7 +69,7 @@ export function bodyObject(body: unknown): Record<string, unknown> {
 }
 
 function invalid(field: string, expected: string, value: unknown): StewardError {
-  const received = Array.isArray(value) ? 'the field more than once' : JSON.stringify(value);
+  const received = Array.isArray(value) ? 'the field more than once' : formatReceived(value);
   return new StewardError(
     'INVALID_ARGUMENT',
     `${field} must be ${expected}; received ${received}`,

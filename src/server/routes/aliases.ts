@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { StewardError } from '../../errors.js';
+import { formatReceived, StewardError } from '../../errors.js';
 import type { Steward } from '../../steward.js';
 import { actorOf } from '../auth.js';
 
@@ -23,7 +23,7 @@ export function aliasRoutes(app: FastifyInstance, steward: Steward): void {
       if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
         throw new StewardError(
           'INVALID_ARGUMENT',
-          `send {"version": N} with the version number the alias should point at; received ${JSON.stringify(version)}`,
+          `send {"version": N} with the version number the alias should point at; received ${formatReceived(version)}`,
           { field: 'version' },
         );
       }
