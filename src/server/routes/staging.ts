@@ -4,7 +4,7 @@ import { formatReceived, StewardError } from '../../errors.js';
 import type { StagingPatch } from '../../serving/staging/settings.js';
 import type { Steward } from '../../steward.js';
 import { actorOf, adminCheck } from '../auth.js';
-import { optionalBoolean } from '../fields.js';
+import { bodyObject, optionalBoolean } from '../fields.js';
 import { presentComparison, presentStagingSettings } from '../present-staging.js';
 
 interface NameParams {
@@ -93,15 +93,8 @@ function parseSettings(raw: unknown): StagingPatch {
 
 /** Checks that a body is a JSON object with only known fields; no body is an empty object. */
 function fieldsOf(raw: unknown, known: readonly string[]): Record<string, unknown> {
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new StewardError(
-      'INVALID_ARGUMENT',
-      `the request body must be a JSON object with the fields ${known.join(', ')}`,
-      { field: 'body' },
-    );
-  }
-  for (const key of Object.keys(raw)) {
+  const body = bodyObject(raw, known);
+  for (const key of Object.keys(body)) {
     if (!known.includes(key)) {
       throw new StewardError(
         'INVALID_ARGUMENT',
@@ -110,7 +103,7 @@ function fieldsOf(raw: unknown, known: readonly string[]): Record<string, unknow
       );
     }
   }
-  return raw as Record<string, unknown>;
+  return body;
 }
 
 function optionalPercent(value: unknown, field: string): number | undefined {
