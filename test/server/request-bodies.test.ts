@@ -51,6 +51,12 @@ describe('management request bodies', () => {
     const response = await send(model, 'PATCH', '{"description": "x"}', 'text/plain');
     assert.equal(response.status, 415, JSON.stringify(response.body));
     assert.equal(response.body.code, 'UNSUPPORTED_MEDIA_TYPE');
+    assert.equal(response.body.field, 'content-type');
+    assert.equal(
+      response.body.error,
+      'Content-Type "text/plain" is not accepted; send the body as JSON with Content-Type ' +
+        'application/json, or send no body',
+    );
     const current = await call(model);
     assert.equal(current.body.description, 'kept');
   });
@@ -93,6 +99,22 @@ describe('management request bodies', () => {
     );
     const loaded = await call(load, { method: 'POST', json: { parameters: { version: '1' } } });
     assert.equal(loaded.status, 200, JSON.stringify(loaded.body));
+  });
+
+  it('repository index names the content type to send', async () => {
+    // curl -d sends application/x-www-form-urlencoded unless told otherwise.
+    const response = await send(
+      `${server.url}/v2/repository/index`,
+      'POST',
+      'ready=true',
+      'application/x-www-form-urlencoded',
+    );
+    assert.equal(response.status, 415, JSON.stringify(response.body));
+    assert.deepEqual(Object.keys(response.body), ['error']);
+    assert.match(
+      response.body.error,
+      /^Content-Type "application\/x-www-form-urlencoded" is not accepted; send the body as JSON with Content-Type application\/json, or send no body$/,
+    );
   });
 
   it('repository index rejects a ready that is not a boolean', async () => {
