@@ -83,6 +83,18 @@ describe('steward CLI client', () => {
     assert.match(result.stderr, /steward: 404: model "missing-model" is not registered/);
   });
 
+  it('rejects an alias version that is not a number', async () => {
+    const result = await cli(['alias', 'set', 'digits', 'production', 'abc']);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /error: command-argument value 'abc' is invalid for argument 'version'\. use a whole version number of 1 or more, such as 2/,
+    );
+    assert.doesNotMatch(result.stderr, /received null/);
+    const model = await cli(['show', 'digits']);
+    assert.match(model.stdout, /aliases: production -> 1/);
+  });
+
   it('names a missing file', async () => {
     const result = await cli(['push', '/no/such/model.onnx', '--model', 'digits']);
     assert.equal(result.code, 1);
