@@ -101,6 +101,15 @@ describe('steward CLI client', () => {
     assert.match(result.stderr, /cannot read \/no\/such\/model\.onnx: ENOENT/);
   });
 
+  it('rejects pushing a folder', async () => {
+    const folder = example('digits-mlp', '');
+    const result = await cli(['push', folder, '--model', 'digits']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /digits-mlp\/? is a folder, but push uploads one file/);
+    assert.match(result.stderr, /pack a model of several files as an archive first \(tar czf/);
+    assert.doesNotMatch(result.stderr, /EISDIR/);
+  });
+
   it('explains an unreachable server', async () => {
     const result = await runCli(['--url', 'http://127.0.0.1:9', 'models']);
     assert.equal(result.code, 1);
