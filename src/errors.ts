@@ -73,3 +73,13 @@ export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/**
+ * Writes a received value as JSON for an error message. A JSON number beyond FP64, such as
+ * 1e400, parses to Infinity, which JSON.stringify would write as null, so non-finite numbers
+ * are written as Infinity, -Infinity or NaN.
+ */
+export function formatReceived(value: unknown): string {
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return JSON.stringify(value);
+}

@@ -1,7 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { Parser, type ReadEntry } from 'tar';
 import yauzl from 'yauzl';
 import { outsideFolder } from './archive-error.js';
+import { maxTarBytes, openTarStream } from './tar-stream.js';
+import type { UnpackLimits } from './unpack.js';
 
 export type ArchiveKind = 'zip' | 'tar.gz';
 
@@ -29,8 +30,17 @@ export function archiveKindOf(head: Buffer): ArchiveKind | null {
   return null;
 }
 
-export function readEntries(file: string, kind: ArchiveKind): AsyncGenerator<ArchiveEntry> {
-  return kind === 'zip' ? zipEntries(file) : tarEntries(file);
+/**
+ * Reads the entries of an archive. `limits` bounds the decompressed tar stream, while a zip
+ * entry is decompressed only when it is opened, so the caller's byte count bounds it.
+ */
+export function readEntries(
+  file: string,
+  kind: ArchiveKind,
+  limits: UnpackLimits,
+): AsyncGenerator<ArchiveEntry> {
+  if (kind === 'zip') return zipEntries(file);
+  return tarEntries(file, maxTarBytes(limits.maxBytes, limits.maxEntries));
 }
 
 const S_IFMT = 0o170000;
@@ -92,10 +102,11 @@ const TAR_TYPES: Record<string, EntryType> = {
  * Reads a gzip-compressed tar archive. The parser hands over one entry at a time and waits
  * until its content has been read or skipped, so entries queue here only briefly.
  */
-async function* tarEntries(file: string): AsyncGenerator<ArchiveEntry> {
-  const source = createReadStream(file);
-  // Strict mode turns damaged headers and bad checksums into errors instead of warnings.
-  const parser = new Parser({ strict: true });
+async function* tarEntries(file: string, maxBytes: number): AsyncGenerator<ArchiveEntry> {
+  const source = openTarStream(file, maxBytes);
+  // Strict mode turns damaged headers and bad checksums into errors instead of warnings. The
+  // source is already decompressed, so the parser must not try brotli or zstd on it.
+  const parser = new Parser({ strict: true, brotli: false, zstd: false });
   const queue: ReadEntry[] = [];
   let ended = false;
   let failure: Error | undefined;

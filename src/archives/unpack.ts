@@ -46,7 +46,7 @@ async function writeEntries(
   const written = new Set<string>();
   let entries = 0;
   let bytes = 0;
-  for await (const entry of readEntries(file, kind)) {
+  for await (const entry of readEntries(file, kind, limits)) {
     entries += 1;
     if (entries > limits.maxEntries) {
       throw new ArchiveError(

@@ -70,15 +70,23 @@ export async function uploadFile<T>(
   file: string,
   onProgress?: (sent: number, total: number) => void,
 ): Promise<{ status: number; body: T }> {
-  let size: number;
+  let stats: Awaited<ReturnType<typeof fs.stat>>;
   try {
-    ({ size } = await fs.stat(file));
+    stats = await fs.stat(file);
   } catch (error) {
     throw new ClientError(
       0,
       `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
     );
   }
+  if (stats.isDirectory()) {
+    throw new ClientError(
+      0,
+      `${file} is a folder, but push uploads one file: pass the model file, or pack a model ` +
+        `of several files as an archive first (tar czf model.tar.gz -C ${file} .)`,
+    );
+  }
+  const size = stats.size;
   const url = new URL(path, options.url);
   const transport = url.protocol === 'https:' ? https : http;
   let sent = 0;

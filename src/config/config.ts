@@ -271,7 +271,14 @@ export const SETTINGS = [
     flag: '--memory-budget <bytes>',
     env: 'STEWARD_MEMORY_BUDGET',
     help: 'memory all loaded versions may take together, with units such as 4GiB',
-    parse: (text) => parseBytes(text, 'memory budget'),
+    parse: (text) => {
+      const bytes = parseBytes(text, 'memory budget');
+      // Every version must fit in the budget to load, so a budget of 0 bytes serves nothing.
+      if (bytes < 1) {
+        throw new Error(`invalid memory budget "${text}": use more than 0 bytes, such as 4GiB`);
+      }
+      return bytes;
+    },
     fallback: defaultMemoryBudget,
   }),
   define({

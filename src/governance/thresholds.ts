@@ -1,4 +1,4 @@
-import { StewardError } from '../errors.js';
+import { formatReceived, StewardError } from '../errors.js';
 import type { ChecksRepository, StoredThresholds } from '../registry/checks.js';
 import { nowIso } from '../registry/records.js';
 
@@ -153,7 +153,7 @@ function checkValue(
   }[kind];
   throw new StewardError(
     'INVALID_ARGUMENT',
-    `${field} must be ${rule}, or null for the default; received ${JSON.stringify(value)}`,
+    `${field} must be ${rule}, or null for the default; received ${formatReceived(value)}`,
     { field },
   );
 }

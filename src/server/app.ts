@@ -52,6 +52,9 @@ export async function buildServer(steward: Steward): Promise<FastifyInstance> {
     },
   });
   installErrorHandling(app);
+  // The routes registered here read JSON bodies only, so a text/plain body gets a 415 instead
+  // of reaching a handler as a string. Inference and upload routes set their own parsers.
+  app.removeContentTypeParser('text/plain');
   installAdminAuth(app, steward.config.adminToken);
   app.addHook('onRequest', async (request, reply) => {
     // Liveness still holds while draining; everything else is turned away.

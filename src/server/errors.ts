@@ -33,6 +33,16 @@ export function toStewardError(error: unknown, request?: FastifyRequest): Stewar
       },
     );
   }
+  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' && request) {
+    // Only the JSON routes reach this, because inference and upload accept any content type.
+    const type = String(request.headers['content-type'] ?? '').slice(0, 100);
+    return new StewardError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type ${JSON.stringify(type)} is not accepted; send the body as JSON with ` +
+        'Content-Type application/json, or send no body',
+      { field: 'content-type', cause: error },
+    );
+  }
   const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
   if (mapped) return new StewardError(mapped, fastifyError.message ?? mapped, { cause: error });
   if (error instanceof SyntaxError || fastifyError.statusCode === 400) {

@@ -1,4 +1,4 @@
-import { StewardError } from '../errors.js';
+import { formatReceived, StewardError } from '../errors.js';
 
 /**
  * Readers of optional query and body fields. Each returns undefined for a missing field and
@@ -57,19 +57,34 @@ export function optionalChoice<T extends string>(
   return value as T;
 }
 
-/** Returns the body as an object; a missing body reads as an empty object. */
-export function bodyObject(body: unknown): Record<string, unknown> {
-  if (body === undefined || body === null) return {};
-  if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new StewardError('INVALID_ARGUMENT', 'the request body must be a JSON object', {
-      field: 'body',
-    });
+/**
+ * Returns the body as an object. A missing body reads as an empty object, and any other value
+ * that is not a JSON object, JSON null included, is rejected. `fields` names the fields the
+ * route reads, for the message.
+ */
+export function bodyObject(body: unknown, fields?: readonly string[]): Record<string, unknown> {
+  if (body === undefined) return {};
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    const expected = fields
+      ? `a JSON object with the fields ${fields.join(', ')}`
+      : 'a JSON object';
+    throw new StewardError(
+      'INVALID_ARGUMENT',
+      `the request body must be ${expected}; received ${kindOf(body)}`,
+      { field: 'body' },
+    );
   }
   return body as Record<string, unknown>;
 }
 
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? 'a string' : `a ${typeof value}`;
+}
+
 function invalid(field: string, expected: string, value: unknown): StewardError {
-  const received = Array.isArray(value) ? 'the field more than once' : JSON.stringify(value);
+  const received = Array.isArray(value) ? 'the field more than once' : formatReceived(value);
   return new StewardError(
     'INVALID_ARGUMENT',
     `${field} must be ${expected}; received ${received}`,

@@ -1,5 +1,5 @@
 import { StewardError } from '../errors.js';
-import { toFloat16Bits } from './float16.js';
+import { fromFloat16Bits, toFloat16Bits } from './float16.js';
 import {
   ARRAY_TYPES,
   type Datatype,
@@ -25,6 +25,13 @@ const SPECIAL_FLOATS: Record<string, number> = {
   NaN: Number.NaN,
   Infinity: Number.POSITIVE_INFINITY,
   '-Infinity': Number.NEGATIVE_INFINITY,
+};
+
+/** The largest finite value of each float datatype. */
+const FLOAT_MAX: Partial<Record<Datatype, number>> = {
+  FP16: 65504,
+  FP32: 3.4028234663852886e38,
+  FP64: Number.MAX_VALUE,
 };
 
 function invalid(input: string, message: string): StewardError {
@@ -119,8 +126,12 @@ function fillFloats(
   const half = datatype === 'FP16';
   const target = array as Float32Array;
   for (let index = 0; index < values.length; index += 1) {
-    let value = values[index];
-    if (typeof value === 'string' && value in SPECIAL_FLOATS) value = SPECIAL_FLOATS[value];
+    const value = values[index];
+    if (typeof value === 'string' && value in SPECIAL_FLOATS) {
+      const special = SPECIAL_FLOATS[value]!;
+      target[index] = half ? toFloat16Bits(special) : special;
+      continue;
+    }
     if (typeof value !== 'number') {
       throw invalid(
         input,
@@ -129,7 +140,26 @@ function fillFloats(
       );
     }
     target[index] = half ? toFloat16Bits(value) : value;
+    // Numbers beyond the datatype's range round to infinity, and JSON.parse reads 1e400 as
+    // infinity. Both are rejected, so an infinity reaches the model only when sent as a string.
+    const stored = half ? fromFloat16Bits(target[index]!) : target[index]!;
+    if (!Number.isFinite(stored)) throw outsideFloatRange(input, datatype, index, value);
   }
+}
+
+function outsideFloatRange(
+  input: string,
+  datatype: Datatype,
+  index: number,
+  value: number,
+): StewardError {
+  const max = FLOAT_MAX[datatype]!;
+  const received = Number.isFinite(value) ? value : `a JSON number that overflows to ${value}`;
+  return invalid(
+    input,
+    `element ${index} (${received}) is outside the ${datatype} range [${-max}, ${max}]; ` +
+      'send infinities as the strings "Infinity" and "-Infinity"',
+  );
 }
 
 function fillIntegers(

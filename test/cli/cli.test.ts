@@ -83,10 +83,31 @@ describe('steward CLI client', () => {
     assert.match(result.stderr, /steward: 404: model "missing-model" is not registered/);
   });
 
+  it('rejects an alias version that is not a number', async () => {
+    const result = await cli(['alias', 'set', 'digits', 'production', 'abc']);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /error: command-argument value 'abc' is invalid for argument 'version'\. use a whole version number of 1 or more, such as 2/,
+    );
+    assert.doesNotMatch(result.stderr, /received null/);
+    const model = await cli(['show', 'digits']);
+    assert.match(model.stdout, /aliases: production -> 1/);
+  });
+
   it('names a missing file', async () => {
     const result = await cli(['push', '/no/such/model.onnx', '--model', 'digits']);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /cannot read \/no\/such\/model\.onnx: ENOENT/);
+  });
+
+  it('rejects pushing a folder', async () => {
+    const folder = example('digits-mlp', '');
+    const result = await cli(['push', folder, '--model', 'digits']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /digits-mlp\/? is a folder, but push uploads one file/);
+    assert.match(result.stderr, /pack a model of several files as an archive first \(tar czf/);
+    assert.doesNotMatch(result.stderr, /EISDIR/);
   });
 
   it('explains an unreachable server', async () => {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { resolveConfig } from '../../src/config/config.js';
 import { parseBytes, parseDuration } from '../../src/config/units.js';
+import { runCli } from '../support/process.js';
 
 describe('units', () => {
   it('parses byte sizes with binary and decimal units', () => {
@@ -58,6 +59,22 @@ describe('config resolution', () => {
       () => resolveConfig({}, { STEWARD_PORT: '70000' }),
       /invalid port "70000": use a whole number from 0 to 65535/,
     );
+  });
+
+  it('rejects a memory budget of 0', async () => {
+    for (const text of ['0', '0GiB', '0.5']) {
+      assert.throws(
+        () => resolveConfig({}, { STEWARD_MEMORY_BUDGET: text }),
+        new RegExp(`invalid memory budget "${text}": use more than 0 bytes, such as 4GiB`),
+      );
+    }
+    const serve = await runCli(['serve', '--memory-budget', '0', '--port', '0']);
+    assert.equal(serve.code, 1);
+    assert.match(
+      serve.stderr,
+      /option '--memory-budget <bytes>' argument '0' is invalid\. invalid memory budget "0": use more than 0 bytes/,
+    );
+    assert.equal(serve.stdout, '');
   });
 
   it('rejects unknown settings in a config file', async () => {

@@ -3,14 +3,15 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { type ArchiveFile, tarGzArchive, zipArchive } from '../support/archives.js';
 import { storedArtifacts } from '../support/artifacts.js';
 import { assertClose } from '../support/assert.js';
 import { call, infer, push } from '../support/http.js';
-import { externalDataModel } from '../support/onnx-builder.js';
+import { externalDataModel, scaleModel, zeroWeightModel } from '../support/onnx-builder.js';
 import { SHARED_MODELS, SKIP_WITHOUT_SHARED_MODELS } from '../support/paths.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { denseReluGraphModel } from '../support/tfjs-builder.js';
+import { denseReluGraphModel, gatherGraphModel } from '../support/tfjs-builder.js';
 
 const PUBLIC = path.join(SHARED_MODELS, 'public');
 
@@ -91,6 +92,26 @@ describe('unsafe archives', () => {
     const response = await push(server.url, 'unsafe', archive);
     assert.equal(response.status, 422, JSON.stringify(response.body));
     assert.match(response.body.error, /has an absolute path/);
+  });
+
+  it('rejects tar.gz whose skipped entry is huge', async () => {
+    // An entry for the top folder itself writes nothing, so only the tar stream bound counts
+    // its content: 1 MiB of files plus room for the headers of 1000 entries.
+    const archive = tarGzArchive([{ path: './', data: Buffer.alloc(16 * 1024 * 1024) }]);
+    const response = await push(server.url, 'unsafe', archive);
+    assert.equal(response.status, 422, JSON.stringify(response.body));
+    assert.equal(response.body.code, 'INVALID_ARTIFACT');
+    assert.match(
+      response.body.error,
+      /the tar stream unpacks to more than 9306112 bytes of files and tar headers; raise --max-unpacked-size/,
+    );
+  });
+
+  it('rejects tar.gz compressed twice', async () => {
+    const archive = gzipSync(tarGzArchive([{ path: 'model.onnx', data: scaleModel(2) }]));
+    const response = await push(server.url, 'unsafe', archive);
+    assert.equal(response.status, 422, JSON.stringify(response.body));
+    assert.match(response.body.error, /the archive is compressed twice/);
   });
 
   it('rejects tar.gz hard link', async () => {
@@ -201,6 +222,46 @@ describe('model archives', () => {
     });
   }
 
+  it('graph Gather index out of range is a bad request', async () => {
+    const { modelJson, weights } = gatherGraphModel(Float32Array.of(1, 2, 3, 4, 5, 6), 3);
+    const archive = zipArchive([
+      { path: 'model.json', data: modelJson },
+      { path: 'weights.bin', data: weights },
+    ]);
+    const upload = await push(server.url, 'graph-gather', archive);
+    assert.equal(upload.status, 201, JSON.stringify(upload.body));
+    const ok = await infer(server.url, 'graph-gather', {
+      inputs: [{ name: 'ids', datatype: 'INT32', shape: [2], data: [2, 0] }],
+    });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.deepEqual(ok.body.outputs[0].data, [5, 6, 1, 2]);
+
+    const response = await infer(server.url, 'graph-gather', {
+      inputs: [{ name: 'ids', datatype: 'INT32', shape: [2], data: [1, 3] }],
+    });
+    assert.equal(response.status, 400, JSON.stringify(response.body));
+    assert.match(response.body.error, /GatherV2: the index value 3 is not in \[0, 2\]/);
+    const version = await call(`${server.url}/api/v1/models/graph-gather/versions/1`);
+    assert.equal(version.body.usage.failures.bad_request, 1);
+    assert.equal(version.body.usage.failures.model_error, 0);
+  });
+
+  it('accepts tar.gz compressed over 1000:1', async () => {
+    const model = zeroWeightModel(12);
+    for (const [kind, pack] of PACKERS) {
+      const archive = pack([{ path: 'model.onnx', data: model }]);
+      assert.ok(model.length / archive.length > 1000, `${kind} compresses zeros over 1000:1`);
+      const name = `zeros-${kind.replace('.', '-')}`;
+      const upload = await push(server.url, name, archive);
+      assert.equal(upload.status, 201, `${kind}: ${JSON.stringify(upload.body)}`);
+      const response = await infer(server.url, name, {
+        inputs: [{ name: 'indices', datatype: 'INT64', shape: [2], data: [0, 3_000_000] }],
+      });
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      assert.deepEqual(response.body.outputs[0].data, [0, 0]);
+    }
+  });
+
   it('loads ONNX external data whatever the working directory', async () => {
     const weights = Float32Array.of(1.5, -2, 0.25);
     const { model, data } = externalDataModel(weights, 'weights.bin');
@@ -301,6 +362,33 @@ describe('TF.js layers fixtures', { skip: SKIP_WITHOUT_SHARED_MODELS }, () => {
       1e-6,
       'tfjs-gru',
     );
+  });
+
+  it('Embedding index out of range is a bad request', async () => {
+    const files = await fixtureFiles('tfjs-layers-embedding-gru', ['model.json', 'weights.bin']);
+    const upload = await push(server.url, 'tfjs-gru-ids', tarGzArchive(files));
+    assert.equal(upload.status, 201, JSON.stringify(upload.body));
+    const request = {
+      inputs: [
+        {
+          name: 'embedding_Embedding2_input',
+          datatype: 'FP32',
+          shape: [1, 10],
+          data: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1000],
+        },
+      ],
+    };
+    for (let i = 0; i < 6; i += 1) {
+      const response = await infer(server.url, 'tfjs-gru-ids', request);
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.match(response.body.error, /GatherV2: the index value 1000 is not in \[0, 99\]/);
+      assert.match(response.body.error, /^TF\.js rejected the input values:/);
+    }
+    const version = await call(`${server.url}/api/v1/models/tfjs-gru-ids/versions/1`);
+    assert.equal(version.body.usage.failures.bad_request, 6);
+    assert.equal(version.body.usage.failures.model_error, 0);
+    assert.equal(version.body.usage.errors, 0);
+    assert.equal(version.body.status, 'healthy');
   });
 
   it('Tiny VGG from tar.gz with a top folder returns probabilities', async () => {

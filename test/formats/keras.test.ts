@@ -153,6 +153,27 @@ describe('Keras HDF5 fixtures', { skip: SKIP_WITHOUT_SHARED_MODELS }, () => {
     );
   });
 
+  it('Embedding id out of range is a bad request', async () => {
+    const model = path.join(PUBLIC, 'keras-embedding-lstm', 'model.h5');
+    const upload = await push(server.url, 'keras-embedding-ids', model);
+    assert.equal(upload.status, 201, JSON.stringify(upload.body));
+    const response = await infer(server.url, 'keras-embedding-ids', {
+      inputs: [
+        {
+          name: 'embedding_1_input',
+          datatype: 'FP32',
+          shape: [1, 10],
+          data: [0, 1, 2, 3, -1, 0, 1, 2, 3, 0],
+        },
+      ],
+    });
+    assert.equal(response.status, 400, JSON.stringify(response.body));
+    assert.match(response.body.error, /GatherV2: the index value -1 is not in \[0, 3\]/);
+    const version = await call(`${server.url}/api/v1/models/keras-embedding-ids/versions/1`);
+    assert.equal(version.body.usage.failures.bad_request, 1);
+    assert.equal(version.body.usage.failures.model_error, 0);
+  });
+
   it('LSTM with a fixed batch matches its reference predictions', async () => {
     const folder = path.join(PUBLIC, 'keras-lstm-regression-with-io');
     const model = path.join(folder, 'model.h5');

@@ -147,6 +147,14 @@ describe('health rules', () => {
       assert.equal(response.body.field, field);
       assert.match(response.body.error, message);
     }
+    const overflow = await call(`${server.url}/api/v1/models/idle/health-thresholds`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"max_p95_ms": -1e400}',
+    });
+    assert.equal(overflow.status, 400, JSON.stringify(overflow.body));
+    assert.equal(overflow.body.field, 'max_p95_ms');
+    assert.match(overflow.body.error, /received -Infinity$/);
     const unknown = await thresholds(server.url, 'no-such-model', { max_error_rate: 0.1 });
     assert.equal(unknown.status, 404);
   });

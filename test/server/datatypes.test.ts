@@ -107,9 +107,64 @@ describe('datatypes', () => {
   });
 
   it('rounds FP16 inputs to half precision', async () => {
-    const response = await infer(server.url, 'identity-fp16', tensor('FP16', [0.1, 70000]));
+    const response = await infer(server.url, 'identity-fp16', tensor('FP16', [0.1, 65519]));
     assert.equal(response.status, 200);
-    assert.deepEqual(response.body.outputs[0].data, [0.0999755859375, 'Infinity']);
+    assert.deepEqual(response.body.outputs[0].data, [0.0999755859375, 65504]);
+  });
+
+  it('rejects floats beyond the datatype range', async () => {
+    const cases: Array<[OnnxType, number[], RegExp]> = [
+      [
+        'FP32',
+        [1e39, -1e39],
+        /input "x": element 0 \(1e\+39\) is outside the FP32 range \[-3\.4028234663852886e\+38, 3\.4028234663852886e\+38\]/,
+      ],
+      ['FP32', [1, -1e39], /input "x": element 1 \(-1e\+39\) is outside the FP32 range/],
+      [
+        'FP16',
+        [0, 70000],
+        /input "x": element 1 \(70000\) is outside the FP16 range \[-65504, 65504\]/,
+      ],
+    ];
+    for (const [type, data, message] of cases) {
+      const response = await infer(
+        server.url,
+        `identity-${type.toLowerCase()}`,
+        tensor(type, data),
+      );
+      assert.equal(response.status, 400, `${type} ${data}: ${JSON.stringify(response.body)}`);
+      assert.match(response.body.error, message);
+      assert.match(
+        response.body.error,
+        /send infinities as the strings "Infinity" and "-Infinity"/,
+      );
+    }
+  });
+
+  it('rounds FP32 just above its max to the max', async () => {
+    // 3.4028235e38, float32 max printed with 8 digits, is a little above it and rounds down.
+    const response = await infer(server.url, 'identity-fp32', tensor('FP32', [3.4028235e38]));
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual(response.body.outputs[0].data, [3.4028234663852886e38]);
+  });
+
+  it('rejects JSON numbers that overflow FP64', async () => {
+    for (const type of ['FP32', 'FP64']) {
+      const response = await call(`${server.url}/v2/models/identity-${type.toLowerCase()}/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"inputs":[{"name":"x","datatype":"${type}","shape":[2],"data":[0, -1e400]}]}`,
+      });
+      assert.equal(response.status, 400, `${type}: ${JSON.stringify(response.body)}`);
+      assert.match(
+        response.body.error,
+        new RegExp(
+          `input "x": element 1 \\(a JSON number that overflows to -Infinity\\) is outside the ${type} range`,
+        ),
+      );
+    }
+    const usage = await call(`${server.url}/api/v1/models/identity-fp64/versions/1`);
+    assert.equal(usage.body.usage.failures.bad_request, 1);
   });
 
   it('encodes NaN and infinities as strings so the JSON stays valid', async () => {

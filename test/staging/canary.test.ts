@@ -134,6 +134,14 @@ describe('canary routing', () => {
       assert.equal(response.body.code, 'INVALID_ARGUMENT');
       assert.equal(response.body.field, field);
     }
+    const overflow = await call(`${server.url}/api/v1/models/digits/staging`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: '{"shadow_percent": 1e400}',
+    });
+    assert.equal(overflow.status, 400, JSON.stringify(overflow.body));
+    assert.equal(overflow.body.field, 'shadow_percent');
+    assert.match(overflow.body.error, /from 0 to 100, such as 20; received Infinity$/);
     const missing = await call(`${server.url}/api/v1/models/nothing/staging`, {
       method: 'PUT',
       json: { canary_percent: 5 },

@@ -240,13 +240,21 @@ export function slowRunModel(size: number, rounds: number): Buffer {
  * so a run reads a few weights by index and stays cheap. Each seed gives distinct bytes.
  */
 export function largeModel(megabytes: number, seed = 1): Buffer {
-  const count = Math.floor((megabytes * 1024 * 1024) / 4);
-  const values = new Float32Array(count);
-  for (let i = 0; i < count; i += 1) values[i] = ((i % 1000) + seed) / 1000;
+  const values = new Float32Array(Math.floor((megabytes * 1024 * 1024) / 4));
+  for (let i = 0; i < values.length; i += 1) values[i] = ((i % 1000) + seed) / 1000;
+  return gatherModel(values);
+}
+
+/** Builds the model of largeModel with zero weights, whose file compresses about 1000:1. */
+export function zeroWeightModel(megabytes: number): Buffer {
+  return gatherModel(new Float32Array(Math.floor((megabytes * 1024 * 1024) / 4)));
+}
+
+function gatherModel(values: Float32Array): Buffer {
   return buildModel({
     inputs: [{ name: 'indices', type: 'INT64', shape: ['n'] }],
     outputs: [{ name: 'y', type: 'FP32', shape: ['n'] }],
-    initializers: [{ name: 'w', type: 'FP32', dims: [count], values }],
+    initializers: [{ name: 'w', type: 'FP32', dims: [values.length], values }],
     nodes: [{ op: 'Gather', inputs: ['w', 'indices'], outputs: ['y'] }],
   });
 }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { formatBytes } from '../../config/units.js';
 import { type ClientOptions, requestJson } from '../client.js';
 import { ago, renderTable } from '../table.js';
@@ -32,6 +32,17 @@ interface HistoryView {
 const model = (name: string) => `/api/v1/models/${encodeURIComponent(name)}`;
 const version = (name: string, v: string) => `${model(name)}/versions/${encodeURIComponent(v)}`;
 
+/** Parses a version number argument. The alias API takes a number, not another alias. */
+function versionNumber(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(
+      'use a whole version number of 1 or more, such as 2; steward show NAME lists the versions',
+    );
+  }
+  return value;
+}
+
 export function registerLifecycleCommands(program: Command, client: () => ClientOptions): void {
   const alias = program
     .command('alias')
@@ -41,15 +52,15 @@ export function registerLifecycleCommands(program: Command, client: () => Client
     .description('point an alias at a version; production loads the new version before it switches')
     .argument('<name>', 'model name')
     .argument('<alias>', 'alias name')
-    .argument('<version>', 'version number')
+    .argument('<version>', 'version number', versionNumber)
     .option('-r, --reason <text>', 'reason recorded in the history')
     .action(
-      async (name: string, aliasName: string, target: string, options: { reason?: string }) => {
+      async (name: string, aliasName: string, target: number, options: { reason?: string }) => {
         const result = await requestJson<{ previous_version: number | null; changed: boolean }>(
           client(),
           'PUT',
           `${model(name)}/aliases/${encodeURIComponent(aliasName)}`,
-          { version: Number(target), reason: options.reason },
+          { version: target, reason: options.reason },
         );
         const from =
           result.previous_version === null ? 'nothing' : `version ${result.previous_version}`;

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Signature, Tensor, TensorSpec } from '../../tensors/types.js';
 import { InvalidModelError, type LoadedModel } from '../runtime.js';
 import { useCpuBackend } from './backend.js';
+import { classifyRunError } from './run-errors.js';
 import { datatypeOf, fromTfTensor, specShape, toTfTensor } from './tensors.js';
 
 /** Loads a TF.js graph model (a frozen TensorFlow graph converted by the TF.js converter). */
@@ -48,6 +49,8 @@ class GraphModelRunner implements LoadedModel {
     try {
       results = await this.#execute(feeds, names);
       return names.map((name, index) => fromTfTensor(name, results[index]!));
+    } catch (error) {
+      throw classifyRunError(error);
     } finally {
       tf.dispose(Object.values(feeds));
       tf.dispose(results);

@@ -4,6 +4,7 @@ import type { Signature, Tensor, TensorSpec } from '../../tensors/types.js';
 import { InvalidModelError, type LoadedModel } from '../runtime.js';
 import { useCpuBackend } from './backend.js';
 import { checkLayerClasses } from './layer-checks.js';
+import { classifyRunError } from './run-errors.js';
 import { datatypeOf, fromTfTensor, specShape, toTfTensor } from './tensors.js';
 
 /**
@@ -52,12 +53,17 @@ class LayersModelRunner implements LoadedModel {
       return input;
     });
     const batch = Math.max(1, ordered[0]?.shape[0] ?? 1);
-    const results = tf.tidy(() => {
-      const xs = ordered.map(toTfTensor);
-      // One batch of the request's size: predict would otherwise split it into batches of 32.
-      const ys = this.#model.predict(xs.length === 1 ? xs[0]! : xs, { batchSize: batch });
-      return Array.isArray(ys) ? ys : [ys];
-    });
+    let results: tf.Tensor[];
+    try {
+      results = tf.tidy(() => {
+        const xs = ordered.map(toTfTensor);
+        // One batch of the request's size: predict would otherwise split it into batches of 32.
+        const ys = this.#model.predict(xs.length === 1 ? xs[0]! : xs, { batchSize: batch });
+        return Array.isArray(ys) ? ys : [ys];
+      });
+    } catch (error) {
+      throw classifyRunError(error);
+    }
     try {
       const names = this.signature.outputs.map((spec) => spec.name);
       const selected = outputNames.length > 0 ? outputNames : names;

@@ -1,50 +1,42 @@
 import type { FastifyInstance } from 'fastify';
-import { StewardError } from '../../errors.js';
+import { formatReceived, StewardError } from '../../errors.js';
 import type { Steward } from '../../steward.js';
 import { actorOf } from '../auth.js';
+import { bodyObject, optionalText } from '../fields.js';
 
 interface AliasParams {
   name: string;
   alias: string;
 }
 
-interface AliasBody {
-  version?: unknown;
-  reason?: unknown;
-}
-
 /** Registers alias changes and the alias history of a model. */
 export function aliasRoutes(app: FastifyInstance, steward: Steward): void {
-  app.put<{ Params: AliasParams; Body: AliasBody }>(
-    '/api/v1/models/:name/aliases/:alias',
-    async (request) => {
-      const body = request.body ?? {};
-      const version = body.version;
-      if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
-        throw new StewardError(
-          'INVALID_ARGUMENT',
-          `send {"version": N} with the version number the alias should point at; received ${JSON.stringify(version)}`,
-          { field: 'version' },
-        );
-      }
-      const previous =
-        steward.catalog.aliasTarget(request.params.name, request.params.alias) ?? null;
-      const change = await steward.aliases.set({
-        model: request.params.name,
-        alias: request.params.alias,
-        version,
-        actor: actorOf(request),
-        reason: typeof body.reason === 'string' ? body.reason : '',
-      });
-      return {
-        model: request.params.name,
-        alias: request.params.alias,
-        version,
-        previous_version: previous,
-        changed: change !== undefined,
-      };
-    },
-  );
+  app.put<{ Params: AliasParams }>('/api/v1/models/:name/aliases/:alias', async (request) => {
+    const body = bodyObject(request.body, ['version', 'reason']);
+    const version = body.version;
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+      throw new StewardError(
+        'INVALID_ARGUMENT',
+        `send {"version": N} with the version number the alias should point at; received ${formatReceived(version)}`,
+        { field: 'version' },
+      );
+    }
+    const previous = steward.catalog.aliasTarget(request.params.name, request.params.alias) ?? null;
+    const change = await steward.aliases.set({
+      model: request.params.name,
+      alias: request.params.alias,
+      version,
+      actor: actorOf(request),
+      reason: optionalText(body.reason, 'reason') ?? '',
+    });
+    return {
+      model: request.params.name,
+      alias: request.params.alias,
+      version,
+      previous_version: previous,
+      changed: change !== undefined,
+    };
+  });
 
   app.delete<{ Params: AliasParams; Querystring: { reason?: string } }>(
     '/api/v1/models/:name/aliases/:alias',
@@ -53,7 +45,7 @@ export function aliasRoutes(app: FastifyInstance, steward: Steward): void {
         model: request.params.name,
         alias: request.params.alias,
         actor: actorOf(request),
-        reason: request.query.reason ?? '',
+        reason: optionalText(request.query.reason, 'reason') ?? '',
       });
       return {
         model: request.params.name,

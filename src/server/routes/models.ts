@@ -6,7 +6,7 @@ import type { PublishRequest, UploadChecks } from '../../serving/publisher.js';
 import { checkModelName } from '../../serving/publisher.js';
 import type { Steward } from '../../steward.js';
 import { actorOf } from '../auth.js';
-import { optionalText } from '../fields.js';
+import { bodyObject, optionalText } from '../fields.js';
 import { presentModel, presentVersion } from '../present.js';
 
 interface NameParams {
@@ -39,31 +39,28 @@ export async function modelRoutes(app: FastifyInstance, steward: Steward): Promi
     return presentModel(steward, model);
   });
 
-  app.patch<{ Params: NameParams; Body: { description?: unknown; labels?: unknown } }>(
-    '/api/v1/models/:name',
-    async (request) => {
-      const model = steward.catalog.getModel(request.params.name);
-      if (!model) throw modelNotFound(request.params.name);
-      const body = request.body ?? {};
-      const changes: { description?: string; labels?: Record<string, string> } = {};
-      if (body.description !== undefined) {
-        if (typeof body.description !== 'string' || body.description.length > 10_000) {
-          throw new StewardError(
-            'INVALID_ARGUMENT',
-            'description must be a string of at most 10,000 characters',
-            {
-              field: 'description',
-            },
-          );
-        }
-        changes.description = body.description;
+  app.patch<{ Params: NameParams }>('/api/v1/models/:name', async (request) => {
+    const model = steward.catalog.getModel(request.params.name);
+    if (!model) throw modelNotFound(request.params.name);
+    const body = bodyObject(request.body, ['description', 'labels']);
+    const changes: { description?: string; labels?: Record<string, string> } = {};
+    if (body.description !== undefined) {
+      if (typeof body.description !== 'string' || body.description.length > 10_000) {
+        throw new StewardError(
+          'INVALID_ARGUMENT',
+          'description must be a string of at most 10,000 characters',
+          {
+            field: 'description',
+          },
+        );
       }
-      if (body.labels !== undefined) changes.labels = checkLabels(body.labels);
-      await steward.registry.models.updateModel(model.name, changes);
-      await steward.catalog.refreshModel(model.name);
-      return presentModel(steward, steward.catalog.getModel(model.name)!);
-    },
-  );
+      changes.description = body.description;
+    }
+    if (body.labels !== undefined) changes.labels = checkLabels(body.labels);
+    await steward.registry.models.updateModel(model.name, changes);
+    await steward.catalog.refreshModel(model.name);
+    return presentModel(steward, steward.catalog.getModel(model.name)!);
+  });
 
   app.get<{ Params: VersionParams }>('/api/v1/models/:name/versions/:version', async (request) => {
     const record = steward.catalog.resolve(request.params.name, request.params.version);

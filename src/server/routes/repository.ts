@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { StewardError } from '../../errors.js';
+import { formatReceived, StewardError } from '../../errors.js';
 import type { LoadState } from '../../serving/managed-version.js';
 import type { Steward } from '../../steward.js';
 import { actorOf } from '../auth.js';
+import { bodyObject, optionalBoolean } from '../fields.js';
 
 /** Triton's repository states for Steward's load states. */
 const REPOSITORY_STATES: Record<LoadState, string> = {
@@ -15,21 +16,14 @@ const REPOSITORY_STATES: Record<LoadState, string> = {
   archived: 'UNAVAILABLE',
 };
 
-interface IndexBody {
-  ready?: unknown;
-}
-
-interface LoadBody {
-  parameters?: { version?: unknown };
-}
-
 /**
  * Registers Triton's model repository extension: the index of every version with its state,
  * and explicit load and unload of a model.
  */
 export function repositoryRoutes(app: FastifyInstance, steward: Steward): void {
-  app.post<{ Body: IndexBody | undefined }>('/v2/repository/index', async (request) => {
-    const readyOnly = request.body?.ready === true;
+  app.post('/v2/repository/index', async (request) => {
+    const body = bodyObject(request.body, ['ready']);
+    const readyOnly = optionalBoolean(body.ready, 'ready') ?? false;
     const entries = steward.catalog.allVersions().map((record) => {
       const status = steward.manager.status(record);
       const reason =
@@ -44,27 +38,24 @@ export function repositoryRoutes(app: FastifyInstance, steward: Steward): void {
     return readyOnly ? entries.filter((entry) => entry.state === 'READY') : entries;
   });
 
-  app.post<{ Params: { name: string }; Body: LoadBody | undefined }>(
-    '/v2/repository/models/:name/load',
-    async (request) => {
-      const version = request.body?.parameters?.version;
-      if (version !== undefined && typeof version !== 'string' && typeof version !== 'number') {
-        throw new StewardError(
-          'INVALID_ARGUMENT',
-          'parameters.version must be a version number or an alias',
-          {
-            field: 'parameters.version',
-          },
-        );
-      }
-      const record = steward.catalog.resolve(
-        request.params.name,
-        version === undefined ? undefined : String(version),
+  app.post<{ Params: { name: string } }>('/v2/repository/models/:name/load', async (request) => {
+    const version = loadParameters(request.body).version;
+    if (version !== undefined && typeof version !== 'string' && typeof version !== 'number') {
+      throw new StewardError(
+        'INVALID_ARGUMENT',
+        'parameters.version must be a version number or an alias',
+        {
+          field: 'parameters.version',
+        },
       );
-      await steward.lifecycle.load(record, actorOf(request));
-      return {};
-    },
-  );
+    }
+    const record = steward.catalog.resolve(
+      request.params.name,
+      version === undefined ? undefined : String(version),
+    );
+    await steward.lifecycle.load(record, actorOf(request));
+    return {};
+  });
 
   app.post<{ Params: { name: string } }>('/v2/repository/models/:name/unload', async (request) => {
     const name = request.params.name;
@@ -76,6 +67,20 @@ export function repositoryRoutes(app: FastifyInstance, steward: Steward): void {
     await steward.lifecycle.unloadModel(name, actorOf(request));
     return {};
   });
+}
+
+/** Returns the `parameters` object of a load request. Steward uses only its `version`. */
+function loadParameters(raw: unknown): Record<string, unknown> {
+  const parameters = bodyObject(raw, ['parameters']).parameters;
+  if (parameters === undefined) return {};
+  if (parameters === null || typeof parameters !== 'object' || Array.isArray(parameters)) {
+    throw new StewardError(
+      'INVALID_ARGUMENT',
+      `parameters must be a JSON object, such as {"version": "2"}; received ${formatReceived(parameters)}`,
+      { field: 'parameters' },
+    );
+  }
+  return parameters as Record<string, unknown>;
 }
 
 function describeUnavailable(state: LoadState, reason: string): string {

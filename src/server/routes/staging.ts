@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { HEADER_NAME_PATTERN } from '../../config/config.js';
-import { StewardError } from '../../errors.js';
+import { formatReceived, StewardError } from '../../errors.js';
 import type { StagingPatch } from '../../serving/staging/settings.js';
 import type { Steward } from '../../steward.js';
 import { actorOf, adminCheck } from '../auth.js';
-import { optionalBoolean } from '../fields.js';
+import { bodyObject, optionalBoolean } from '../fields.js';
 import { presentComparison, presentStagingSettings } from '../present-staging.js';
 
 interface NameParams {
@@ -93,15 +93,8 @@ function parseSettings(raw: unknown): StagingPatch {
 
 /** Checks that a body is a JSON object with only known fields; no body is an empty object. */
 function fieldsOf(raw: unknown, known: readonly string[]): Record<string, unknown> {
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new StewardError(
-      'INVALID_ARGUMENT',
-      `the request body must be a JSON object with the fields ${known.join(', ')}`,
-      { field: 'body' },
-    );
-  }
-  for (const key of Object.keys(raw)) {
+  const body = bodyObject(raw, known);
+  for (const key of Object.keys(body)) {
     if (!known.includes(key)) {
       throw new StewardError(
         'INVALID_ARGUMENT',
@@ -110,7 +103,7 @@ function fieldsOf(raw: unknown, known: readonly string[]): Record<string, unknow
       );
     }
   }
-  return raw as Record<string, unknown>;
+  return body;
 }
 
 function optionalPercent(value: unknown, field: string): number | undefined {
@@ -118,7 +111,7 @@ function optionalPercent(value: unknown, field: string): number | undefined {
   if (typeof value !== 'number' || !(value >= 0 && value <= 100)) {
     throw new StewardError(
       'INVALID_ARGUMENT',
-      `${field} must be a number of percent from 0 to 100, such as 20; received ${JSON.stringify(value)}`,
+      `${field} must be a number of percent from 0 to 100, such as 20; received ${formatReceived(value)}`,
       { field },
     );
   }
@@ -130,7 +123,7 @@ function optionalCount(value: unknown, field: string): number | undefined {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw new StewardError(
       'INVALID_ARGUMENT',
-      `${field} must be a whole number of 0 or more; received ${JSON.stringify(value)}`,
+      `${field} must be a whole number of 0 or more; received ${formatReceived(value)}`,
       { field },
     );
   }
@@ -154,7 +147,7 @@ function optionalHeader(value: unknown): string | undefined {
   if (typeof value !== 'string' || !HEADER_NAME_PATTERN.test(value)) {
     throw new StewardError(
       'INVALID_ARGUMENT',
-      `canary_header must be an HTTP header name such as "x-user-id", or null to route at random; received ${JSON.stringify(value)}`,
+      `canary_header must be an HTTP header name such as "x-user-id", or null to route at random; received ${formatReceived(value)}`,
       { field: 'canary_header' },
     );
   }
@@ -166,7 +159,7 @@ function optionalTolerance(value: unknown): number | undefined {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new StewardError(
       'INVALID_ARGUMENT',
-      `tolerance must be a number of 0 or more, such as 0.0001; received ${JSON.stringify(value)}`,
+      `tolerance must be a number of 0 or more, such as 0.0001; received ${formatReceived(value)}`,
       { field: 'tolerance' },
     );
   }
