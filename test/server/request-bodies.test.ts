@@ -47,6 +47,18 @@ describe('management request bodies', () => {
     assert.equal(current.body.description, 'kept');
   });
 
+  it('PATCH rejects an unknown field', async () => {
+    const response = await call(model, { method: 'PATCH', json: { descripton: 'typo' } });
+    assert.equal(response.status, 400, JSON.stringify(response.body));
+    assert.equal(response.body.field, 'descripton');
+    assert.equal(
+      response.body.error,
+      'unknown field "descripton"; the fields are description, labels',
+    );
+    const current = await call(model);
+    assert.equal(current.body.description, 'kept');
+  });
+
   it('PATCH rejects a text/plain body', async () => {
     const response = await send(model, 'PATCH', '{"description": "x"}', 'text/plain');
     assert.equal(response.status, 415, JSON.stringify(response.body));

@@ -43,6 +43,15 @@ export async function modelRoutes(app: FastifyInstance, steward: Steward): Promi
     const model = steward.catalog.getModel(request.params.name);
     if (!model) throw modelNotFound(request.params.name);
     const body = bodyObject(request.body, ['description', 'labels']);
+    // A misspelt field would otherwise change nothing and still answer 200.
+    for (const key of Object.keys(body)) {
+      if (key === 'description' || key === 'labels') continue;
+      throw new StewardError(
+        'INVALID_ARGUMENT',
+        `unknown field "${key}"; the fields are description, labels`,
+        { field: key },
+      );
+    }
     const changes: { description?: string; labels?: Record<string, string> } = {};
     if (body.description !== undefined) {
       if (typeof body.description !== 'string' || body.description.length > 10_000) {
