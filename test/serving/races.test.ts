@@ -113,7 +113,10 @@ describe('memory budget pressure', () => {
         inputs: [{ name: 'indices', datatype: 'INT64', shape: [1], data: [0] }],
       });
       assert.equal(refused.status, 503);
-      assert.match(refused.body.error, /held by pinned versions or versions in use/);
+      assert.match(
+        refused.body.error,
+        /pinned versions hold .* of the memory budget of 12\.0 MiB \(held version 1\); unpin a version/,
+      );
       const waiting = await call(`${server.url}/api/v1/models/waiting/versions/1`);
       assert.equal(waiting.body.state, 'ready');
       assert.notEqual(waiting.body.load.state, 'failed');
