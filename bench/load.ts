@@ -1,9 +1,9 @@
 /**
  * Cold-load benchmark: starts a server with an empty registry in a child process, uploads each
  * example model and a generated one with 16 MiB of weights, then loads each explicitly. For
- * each model it prints the load time the server measured, the memory it measured for the
- * version, how much the child's resident memory grew across the load call, and how much it
- * fell when the version was unloaded right after.
+ * each model it prints the load time and the memory that the server measured. Beside them it
+ * prints how much the child's resident memory grew across the load call, and how much it fell
+ * when the version was unloaded right after.
  * docs/benchmarks.md records the results.
  *
  * Run: npm run build && MALLOC_MMAP_THRESHOLD_=131072 node dist/bench/load.js
@@ -25,7 +25,7 @@ const examples = [
   'iris-multi-io',
 ];
 
-/** The resident set size of a process, from /proc, in bytes. */
+/** Reads the resident set size of a process from /proc, in bytes. */
 async function rssOf(pid: number): Promise<number> {
   const status = await fs.readFile(`/proc/${pid}/status`, 'utf8');
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);

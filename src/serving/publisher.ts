@@ -145,7 +145,7 @@ export class Publisher {
       const attachChecks = this.#checks.prepare(signature, request.checks ?? {});
       const newModel = this.#catalog.getModel(request.model) === undefined;
       // A delete of another version with the same bytes removes the artifact when no row uses
-      // it. Under the lock, it either runs before the commit or sees the new row.
+      // it. Under the lock, that delete either runs before the commit or counts the new row.
       const { record, created } = await this.#artifactLocks.run(staged.sha256, async () => {
         await this.#store.commit(staged);
         committed = true;

@@ -8,7 +8,7 @@ const LOCK_FILE = 'steward.lock';
 /** Lock files this process holds, so a second open in the same process is rejected too. */
 const held = new Set<string>();
 
-/** What a lock file records about the process that holds the data folder. */
+/** The record of a lock file: the process that holds the data folder. */
 interface LockOwner {
   readonly pid: number;
   readonly hostname: string;

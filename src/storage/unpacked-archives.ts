@@ -74,7 +74,7 @@ export class UnpackedArchives {
     await fs.rm(this.pathOf(sha256), { recursive: true, force: true });
   }
 
-  /** The sha256 of every archive with an unpacked folder. */
+  /** Lists the sha256 of every archive with an unpacked folder. */
   async list(): Promise<string[]> {
     const names = await fs.readdir(this.#root);
     return names.filter((name) => SHA256_PATTERN.test(name));

@@ -114,7 +114,7 @@ describe('management request bodies', () => {
   });
 
   it('repository index names the content type to send', async () => {
-    // curl -d sends application/x-www-form-urlencoded unless told otherwise.
+    // curl -d sends application/x-www-form-urlencoded unless -H sets another type.
     const response = await send(
       `${server.url}/v2/repository/index`,
       'POST',

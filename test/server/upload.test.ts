@@ -258,7 +258,7 @@ describe('concurrent uploads', () => {
     assert.equal(responses.filter((response) => response.status === 200).length, 5);
   });
 
-  it('keep the artifact of an upload that races a delete of the same bytes', async () => {
+  it('keep an artifact that a delete races', async () => {
     const { scaleModel } = await import('../support/onnx-builder.js');
     for (let round = 0; round < 30; round += 1) {
       const file = scaleModel(1000 + round);

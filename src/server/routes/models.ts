@@ -43,7 +43,7 @@ export async function modelRoutes(app: FastifyInstance, steward: Steward): Promi
     const model = steward.catalog.getModel(request.params.name);
     if (!model) throw modelNotFound(request.params.name);
     const body = bodyObject(request.body, ['description', 'labels']);
-    // A misspelt field would otherwise change nothing and still answer 200.
+    // A misspelt field would otherwise change nothing and still return 200.
     for (const key of Object.keys(body)) {
       if (key === 'description' || key === 'labels') continue;
       throw new StewardError(
