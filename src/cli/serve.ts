@@ -56,7 +56,18 @@ export async function startServer(config: Config): Promise<RunningServer> {
 /** Serves until SIGTERM or SIGINT, then drains and exits 0. */
 export async function serve(config: Config): Promise<void> {
   const running = await startServer(config);
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C under `npm start` reaches the server twice, once from the terminal and once
+    // from npm, so a repeated signal must not cut the drain short.
+    if (stopping) {
+      running.steward.logger.warn(
+        { signal },
+        'shutdown already in progress; send SIGKILL to stop without draining',
+      );
+      return;
+    }
+    stopping = true;
     running.steward.logger.info({ signal }, 'shutdown requested; draining requests in flight');
     // The drain has its own timeout; this one only guards against a stop that hangs.
     const limitMs = config.drainTimeoutMs + 15_000;
@@ -72,8 +83,8 @@ export async function serve(config: Config): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 async function drain(steward: Steward, app: FastifyInstance): Promise<void> {

@@ -39,6 +39,41 @@ describe('graceful shutdown', () => {
     }
   });
 
+  it('drains once when SIGINT comes twice', async () => {
+    const dataDir = await makeDataDir();
+    try {
+      const server = await spawnServer(['--data-dir', dataDir, '--usage-flush-interval', '1h']);
+      assert.equal((await push(server.url, 'slow', slowRunModel(1024, 40))).status, 201);
+      const body = { inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 1], data: [1] }] };
+      const inFlight = infer(server.url, 'slow', body);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // Ctrl-C under npm start: one SIGINT from the terminal, one passed on by npm.
+      server.child.kill('SIGINT');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      server.child.kill('SIGINT');
+      const response = await inFlight;
+      assert.equal(response.status, 200, JSON.stringify(response.body));
+      assert.equal(await server.exited, 0);
+      const messages = server.logs.map((entry) => entry.msg);
+      assert.ok(
+        messages.includes('shutdown already in progress; send SIGKILL to stop without draining'),
+      );
+      assert.ok(messages.includes('steward stopped'));
+      await assert.rejects(fs.access(`${dataDir}/steward.lock`), { code: 'ENOENT' });
+
+      const restarted = await spawnServer(['--data-dir', dataDir]);
+      try {
+        const version = await call(`${restarted.url}/api/v1/models/slow/versions/1`);
+        assert.equal(version.body.usage.requests, 1, 'usage was written at the stop');
+      } finally {
+        restarted.child.kill('SIGTERM');
+        assert.equal(await restarted.exited, 0);
+      }
+    } finally {
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it('exits 0 on SIGTERM while an upload is being checked', async () => {
     const dataDir = await makeDataDir();
     try {
