@@ -178,10 +178,10 @@ function redundantFindings(versions: readonly VersionFacts[]): Map<string, Findi
 
 /** Advises on a copy of another version's bytes without breaking the callers of its aliases. */
 function duplicateAction(facts: VersionFacts, keep: VersionFacts): string {
-  const kept = `${keep.model} version ${keep.version}`;
-  if (facts.aliases.length === 0) return `delete it and use ${kept}`;
+  const keptVersion = `${keep.model} version ${keep.version}`;
+  if (facts.aliases.length === 0) return `delete it and use ${keptVersion}`;
   const aliases = facts.aliases.map((alias) => `"${alias}"`).join(', ');
-  return `callers reach it through ${aliases}; move them to ${kept}, then remove the alias and archive it`;
+  return `callers reach it through ${aliases}; move them to ${keptVersion}, then remove the alias and archive it`;
 }
 
 /** The probe requests and their exact outputs, when every probe of the latest run returned outputs. */

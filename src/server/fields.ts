@@ -77,6 +77,29 @@ export function bodyObject(body: unknown, fields?: readonly string[]): Record<st
   return body as Record<string, unknown>;
 }
 
+/** Rejects a key of `fields` that is not in `known`, naming it and the known ones. */
+export function rejectUnknownFields(
+  fields: Record<string, unknown>,
+  known: readonly string[],
+  kind = 'field',
+): void {
+  for (const key of Object.keys(fields)) {
+    if (known.includes(key)) continue;
+    throw new StewardError(
+      'INVALID_ARGUMENT',
+      `unknown ${kind} "${key}"; the fields are ${known.join(', ')}`,
+      { field: key },
+    );
+  }
+}
+
+/** Checks that a body is a JSON object with only known fields; no body is an empty object. */
+export function bodyFields(body: unknown, known: readonly string[]): Record<string, unknown> {
+  const fields = bodyObject(body, known);
+  rejectUnknownFields(fields, known);
+  return fields;
+}
+
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';

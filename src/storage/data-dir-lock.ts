@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 const LOCK_FILE = 'steward.lock';
 
 /** Lock files this process holds, so a second open in the same process is rejected too. */
-const held = new Set<string>();
+const heldLockFiles = new Set<string>();
 
 /** The record of a lock file: the process that holds the data folder. */
 interface LockOwner {
@@ -32,7 +32,7 @@ export interface DataDirLock {
 export async function lockDataDir(dataDir: string, logger: Logger): Promise<DataDirLock> {
   await fs.mkdir(dataDir, { recursive: true });
   const file = path.resolve(dataDir, LOCK_FILE);
-  if (held.has(file)) throw inUse(dataDir, ownerOf(process.pid));
+  if (heldLockFiles.has(file)) throw inUse(dataDir, ownerOf(process.pid));
   for (let attempt = 0; ; attempt += 1) {
     try {
       await fs.writeFile(file, `${JSON.stringify(ownerOf(process.pid))}\n`, { flag: 'wx' });
@@ -45,10 +45,10 @@ export async function lockDataDir(dataDir: string, logger: Logger): Promise<Data
     logger.warn({ file, owner }, 'removing the lock file of a Steward process that has stopped');
     await fs.rm(file, { force: true });
   }
-  held.add(file);
+  heldLockFiles.add(file);
   return {
     release: async () => {
-      if (!held.delete(file)) return;
+      if (!heldLockFiles.delete(file)) return;
       await fs.rm(file, { force: true });
     },
   };

@@ -44,9 +44,9 @@ describe('data folder lock', () => {
     const dataDir = await makeDataDir();
     folders.push(dataDir);
     // A process that has exited leaves its id unused, as a server killed with SIGKILL would.
-    const gone = spawnSync(process.execPath, ['-e', 'process.exit(0)']);
-    assert.ok(gone.pid > 0);
-    const stale = { pid: gone.pid, hostname: os.hostname(), started_at: '2026-01-01T00:00:00Z' };
+    const exited = spawnSync(process.execPath, ['-e', 'process.exit(0)']);
+    assert.ok(exited.pid > 0);
+    const stale = { pid: exited.pid, hostname: os.hostname(), started_at: '2026-01-01T00:00:00Z' };
     await fs.writeFile(path.join(dataDir, 'steward.lock'), JSON.stringify(stale));
 
     const server = await startTestServer({ dataDir });

@@ -21,6 +21,8 @@ export function inferenceRoutes(app: FastifyInstance, steward: Steward): void {
   // binary extension get protocol error bodies and the configured size limit.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // NOTE: parsing a JSON body takes far more memory than its size (about 17x for an array of
+  // zeros), outside the memory budget; the binary tensor extension costs about its size.
   const bodyLimit = steward.config.maxRequestBytes;
 
   for (const prefix of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {

@@ -6,7 +6,7 @@ import type { PublishRequest, UploadChecks } from '../../serving/publisher.js';
 import { checkModelName } from '../../serving/publisher.js';
 import type { Steward } from '../../steward.js';
 import { actorOf } from '../auth.js';
-import { bodyObject, optionalText } from '../fields.js';
+import { bodyFields, optionalText, rejectUnknownFields } from '../fields.js';
 import { presentModel, presentVersion } from '../present.js';
 
 interface NameParams {
@@ -42,16 +42,8 @@ export async function modelRoutes(app: FastifyInstance, steward: Steward): Promi
   app.patch<{ Params: NameParams }>('/api/v1/models/:name', async (request) => {
     const model = steward.catalog.getModel(request.params.name);
     if (!model) throw modelNotFound(request.params.name);
-    const body = bodyObject(request.body, ['description', 'labels']);
     // A misspelt field would otherwise change nothing and still return 200.
-    for (const key of Object.keys(body)) {
-      if (key === 'description' || key === 'labels') continue;
-      throw new StewardError(
-        'INVALID_ARGUMENT',
-        `unknown field "${key}"; the fields are description, labels`,
-        { field: key },
-      );
-    }
+    const body = bodyFields(request.body, ['description', 'labels']);
     const changes: { description?: string; labels?: Record<string, string> } = {};
     if (body.description !== undefined) {
       if (typeof body.description !== 'string' || body.description.length > 10_000) {
@@ -125,14 +117,7 @@ const UPLOAD_QUERY_FIELDS = ['description', 'alias', 'filename', 'expectations',
  */
 function readUploadQuery(raw: unknown): UploadQuery {
   const query = (raw ?? {}) as Record<string, unknown>;
-  for (const key of Object.keys(query)) {
-    if (UPLOAD_QUERY_FIELDS.includes(key)) continue;
-    throw new StewardError(
-      'INVALID_ARGUMENT',
-      `unknown upload field "${key}"; the fields are ${UPLOAD_QUERY_FIELDS.join(', ')}`,
-      { field: key },
-    );
-  }
+  rejectUnknownFields(query, UPLOAD_QUERY_FIELDS, 'upload field');
   return {
     description: optionalText(query.description, 'description', 10_000),
     alias: optionalText(query.alias, 'alias', 1000),

@@ -4,7 +4,7 @@ import { formatReceived, StewardError } from '../../errors.js';
 import type { StagingPatch } from '../../serving/staging/settings.js';
 import type { Steward } from '../../steward.js';
 import { actorOf, adminCheck } from '../auth.js';
-import { bodyObject, optionalBoolean } from '../fields.js';
+import { bodyFields, optionalBoolean } from '../fields.js';
 import { presentComparison, presentStagingSettings } from '../present-staging.js';
 
 interface NameParams {
@@ -35,7 +35,7 @@ export function stagingRoutes(app: FastifyInstance, steward: Steward): void {
   });
 
   app.post<{ Params: NameParams }>('/api/v1/models/:name/promote', async (request) => {
-    const body = fieldsOf(request.body, [
+    const body = bodyFields(request.body, [
       'min_requests',
       'min_agreement_percent',
       'reason',
@@ -59,7 +59,7 @@ export function stagingRoutes(app: FastifyInstance, steward: Steward): void {
   });
 
   app.post<{ Params: NameParams }>('/api/v1/models/:name/rollback', async (request) => {
-    const body = fieldsOf(request.body, ['reason']);
+    const body = bodyFields(request.body, ['reason']);
     const result = await steward.staging.promotion.rollback({
       model: request.params.name,
       actor: actorOf(request),
@@ -80,7 +80,7 @@ function checkModel(steward: Steward, name: string): void {
 
 /** Reads a settings change: each field a value to override the default, or null to clear it. */
 function parseSettings(raw: unknown): StagingPatch {
-  const body = fieldsOf(raw, ['shadow_percent', 'canary_percent', 'canary_header', 'tolerance']);
+  const body = bodyFields(raw, ['shadow_percent', 'canary_percent', 'canary_header', 'tolerance']);
   const nullable = <T>(value: unknown, parse: (value: unknown) => T): T | null | undefined =>
     value === null ? null : parse(value);
   return {
@@ -89,21 +89,6 @@ function parseSettings(raw: unknown): StagingPatch {
     canaryHeader: nullable(body.canary_header, (v) => optionalHeader(v)),
     tolerance: nullable(body.tolerance, (v) => optionalTolerance(v)),
   };
-}
-
-/** Checks that a body is a JSON object with only known fields; no body is an empty object. */
-function fieldsOf(raw: unknown, known: readonly string[]): Record<string, unknown> {
-  const body = bodyObject(raw, known);
-  for (const key of Object.keys(body)) {
-    if (!known.includes(key)) {
-      throw new StewardError(
-        'INVALID_ARGUMENT',
-        `unknown field "${key}"; the fields are ${known.join(', ')}`,
-        { field: key },
-      );
-    }
-  }
-  return body;
 }
 
 function optionalPercent(value: unknown, field: string): number | undefined {
